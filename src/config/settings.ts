@@ -1,0 +1,144 @@
+// Reads and validates every app setting once, so a bad value fails at start with one line that names it.
+import { z } from "zod";
+
+/** Endpoints of each Microsoft cloud; sovereign clouds differ in both hosts. */
+export const cloudEndpoints = {
+  public: { graphEndpoint: "https://graph.microsoft.com", authorityHost: "https://login.microsoftonline.com" },
+  usgov: { graphEndpoint: "https://graph.microsoft.us", authorityHost: "https://login.microsoftonline.us" },
+  china: { graphEndpoint: "https://microsoftgraph.chinacloudapi.cn", authorityHost: "https://login.chinacloudapi.cn" },
+} as const;
+
+export type CloudName = keyof typeof cloudEndpoints;
+export type CredentialMode = "managedIdentity" | "federatedCredential" | "clientSecret" | "certificate";
+
+const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const guid = (example: string) =>
+  z.string().trim().regex(guidPattern, `must be a GUID such as ${example}`).transform((value) => value.toLowerCase());
+const httpsUrl = (example: string) =>
+  z
+    .string()
+    .trim()
+    .url(`must be an https URL such as ${example}`)
+    .refine((value) => value.startsWith("https://"), `must be an https URL such as ${example}`)
+    .transform((value) => value.replace(/\/+$/, ""));
+const positiveInt = (example: number, max: number) =>
+  z.coerce.number({ message: `must be a whole number such as ${example}` }).int(`must be a whole number such as ${example}`).min(1, `must be at least 1, such as ${example}`).max(max, `must be at most ${max}`);
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((value) => (value === "" ? undefined : value));
+
+/** Every setting the product reads, by its app-setting name. */
+export const settingsSchema = z
+  .object({
+    ENTRA_TENANT_ID: guid("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+    ENTRA_CREDENTIAL_MODE: z
+      .enum(["managedIdentity", "federatedCredential", "clientSecret", "certificate"], {
+        message: "must be one of managedIdentity, federatedCredential, clientSecret, certificate",
+      })
+      .default("managedIdentity"),
+    ENTRA_CLIENT_ID: guid("00000000-0000-0000-0000-000000000000").optional(),
+    MANAGED_IDENTITY_CLIENT_ID: guid("00000000-0000-0000-0000-000000000000").optional(),
+    KEY_VAULT_URL: httpsUrl("https://my-vault.vault.azure.net").optional(),
+    KEY_VAULT_SECRET_NAME: z
+      .string()
+      .trim()
+      .regex(/^[0-9a-zA-Z-]{1,127}$/, "must be a Key Vault secret name: 1-127 letters, digits and dashes, such as entra-sync-client-secret")
+      .optional(),
+    SECRET_EXPIRY_WARNING_DAYS: positiveInt(30, 365).default(30),
+    ENTRA_CLOUD: z.enum(["public", "usgov", "china"], { message: "must be one of public, usgov, china" }).default("public"),
+    GRAPH_ENDPOINT: httpsUrl("https://graph.microsoft.com").optional(),
+    AUTHORITY_HOST: httpsUrl("https://login.microsoftonline.com").optional(),
+    DirectoryStorage: optionalText,
+    DirectoryStorage__tableServiceUri: httpsUrl("https://mystorage.table.core.windows.net").optional(),
+    DirectoryStorage__clientId: guid("00000000-0000-0000-0000-000000000000").optional(),
+    TABLE_PREFIX: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z][A-Za-z0-9]{0,19}$/, "must be 1-20 letters and digits starting with a letter, such as entra")
+      .default("entra"),
+    SYNC_SCHEDULE: z.string().trim().min(1).default("0 0 2 * * *"),
+    GRAPH_MAX_RETRIES: positiveInt(6, 20).default(6),
+    SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(8),
+  })
+  .superRefine((settings, context) => {
+    const mode = settings.ENTRA_CREDENTIAL_MODE;
+    if (mode !== "managedIdentity" && !settings.ENTRA_CLIENT_ID) {
+      context.addIssue({ code: "custom", path: ["ENTRA_CLIENT_ID"], message: `is required when ENTRA_CREDENTIAL_MODE is ${mode}; set it to the app registration's client id (a GUID)` });
+    }
+    if ((mode === "clientSecret" || mode === "certificate") && !settings.KEY_VAULT_URL) {
+      context.addIssue({ code: "custom", path: ["KEY_VAULT_URL"], message: `is required when ENTRA_CREDENTIAL_MODE is ${mode}; set it to the vault URL such as https://my-vault.vault.azure.net` });
+    }
+    if ((mode === "clientSecret" || mode === "certificate") && !settings.KEY_VAULT_SECRET_NAME) {
+      context.addIssue({ code: "custom", path: ["KEY_VAULT_SECRET_NAME"], message: `is required when ENTRA_CREDENTIAL_MODE is ${mode}; set it to the name of the secret in Key Vault such as entra-sync-client-secret` });
+    }
+    if (!settings.DirectoryStorage && !settings.DirectoryStorage__tableServiceUri) {
+      context.addIssue({ code: "custom", path: ["DirectoryStorage__tableServiceUri"], message: "is required: the Table endpoint such as https://mystorage.table.core.windows.net (or DirectoryStorage as a connection string for Azurite)" });
+    }
+  });
+
+export type RawSettings = z.infer<typeof settingsSchema>;
+
+/** Validated settings in the shape the composition root uses. */
+export interface Settings {
+  tenantId: string;
+  credentialMode: CredentialMode;
+  clientId: string | undefined;
+  managedIdentityClientId: string | undefined;
+  keyVaultUrl: string | undefined;
+  keyVaultSecretName: string | undefined;
+  secretExpiryWarningDays: number;
+  cloud: CloudName;
+  graphEndpoint: string;
+  authorityHost: string;
+  storage: { connectionString: string } | { tableServiceUri: string; clientId: string | undefined };
+  tablePrefix: string;
+  syncSchedule: string;
+  graphMaxRetries: number;
+  writeConcurrency: number;
+}
+
+/** A setting that is missing or malformed; the message is one line naming it. */
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+/** Names of every app setting the code reads (used to check infra and docs agree). */
+export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const input: Record<string, string> = {};
+  for (const name of settingNames) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== "") input[name] = value;
+  }
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? "settings");
+    const message = issue.code === "invalid_type" && input[name] === undefined ? "is required" : issue.message;
+    throw new SettingsError(`Setting ${name} ${message}.`);
+  }
+  const raw = parsed.data;
+  const cloud = cloudEndpoints[raw.ENTRA_CLOUD];
+  return {
+    tenantId: raw.ENTRA_TENANT_ID,
+    credentialMode: raw.ENTRA_CREDENTIAL_MODE,
+    clientId: raw.ENTRA_CLIENT_ID,
+    managedIdentityClientId: raw.MANAGED_IDENTITY_CLIENT_ID,
+    keyVaultUrl: raw.KEY_VAULT_URL,
+    keyVaultSecretName: raw.KEY_VAULT_SECRET_NAME,
+    secretExpiryWarningDays: raw.SECRET_EXPIRY_WARNING_DAYS,
+    cloud: raw.ENTRA_CLOUD,
+    graphEndpoint: raw.GRAPH_ENDPOINT ?? cloud.graphEndpoint,
+    authorityHost: raw.AUTHORITY_HOST ?? cloud.authorityHost,
+    storage: raw.DirectoryStorage
+      ? { connectionString: raw.DirectoryStorage }
+      : { tableServiceUri: raw.DirectoryStorage__tableServiceUri!, clientId: raw.DirectoryStorage__clientId },
+    tablePrefix: raw.TABLE_PREFIX,
+    syncSchedule: raw.SYNC_SCHEDULE,
+    graphMaxRetries: raw.GRAPH_MAX_RETRIES,
+    writeConcurrency: raw.SYNC_WRITE_CONCURRENCY,
+  };
+}
