@@ -1,0 +1,80 @@
+// The embedded default: a sample tenant in a local Graph stand-in, synced into Azurite, so a newcomer sees the product work.
+import { ClientSecretCredential } from "@azure/identity";
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { loadSettings } from "../config/settings";
+import { compose } from "../compositionRoot";
+import { createLogger, jsonLinesSink } from "../logging/logger";
+import { startAzurite } from "../../standin/azuriteProcess";
+import { ensureStandInCertificate } from "../../standin/certificate";
+import { DirectoryModel } from "../../standin/directoryModel";
+import { GraphStandIn } from "../../standin/graphStandIn";
+import { formatRunSummary } from "./runReport";
+
+export interface DemoOptions {
+  users: number;
+  groups: number;
+  verbose: boolean;
+}
+
+const demoClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
+
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const { certPath } = ensureStandInCertificate(resolve(__dirname, "../../../.standin"));
+  if (process.env.NODE_EXTRA_CA_CERTS !== certPath) {
+    // Node reads extra CA certificates only at start, so the demo restarts itself trusting the stand-in's certificate.
+    const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath } });
+    return child.status ?? 1;
+  }
+  const out = (line = "") => process.stdout.write(`${line}\n`);
+  out("Starting Azurite (Table Storage emulator) and a local Microsoft Graph stand-in…");
+  const azurite = await startAzurite();
+  const model = DirectoryModel.generate({ seed: 2026, users: options.users, groups: options.groups });
+  const standIn = await GraphStandIn.start({ certDir: resolve(__dirname, "../../../.standin"), model });
+  try {
+    const settings = loadSettings({
+      ENTRA_TENANT_ID: standIn.tenantId,
+      GRAPH_ENDPOINT: standIn.url,
+      AUTHORITY_HOST: standIn.url,
+      DirectoryStorage: azurite.connectionString,
+      TABLE_PREFIX: "demo",
+    });
+    const credential = new ClientSecretCredential(settings.tenantId, demoClient.clientId, demoClient.clientSecret, { authorityHost: standIn.url, disableInstanceDiscovery: true });
+    const logger = createLogger(options.verbose ? jsonLinesSink : () => undefined);
+    const composition = compose(settings, {
+      logger,
+      credential,
+      onProgress: (progress) => process.stderr.write(`  … ${progress.stream}: ${progress.pages} pages, ${progress.objects} objects\n`),
+    });
+    out(`\n1. Full sync of a sample tenant: ${model.users.size} users, ${model.groups.size} groups`);
+    const full = await composition.engine.run({ mode: "full", trigger: "demo" });
+    out(formatRunSummary(full.summary));
+
+    out("\n2. Changing the directory: a new starter, a leaver, a rename, a soft-deleted account, membership moves");
+    const users = [...model.users.values()].filter((user) => !user.deleted && user.userType === "Member");
+    const groups = [...model.groups.values()];
+    const starter = model.createUser({ displayName: "Ada Newcomer", givenName: "Ada", surname: "Newcomer" });
+    model.addMember(groups[0]!.id, starter.id);
+    model.hardDeleteUser(users[0]!.id);
+    model.updateUser(users[1]!.id, { jobTitle: "Deputy Head", department: "Leadership" });
+    model.softDeleteUser(users[2]!.id);
+    model.addMember(groups[1]!.id, users[3]!.id);
+    const firstMember = [...(model.members.get(groups[2]!.id)?.keys() ?? [])][0];
+    if (firstMember) model.removeMember(groups[2]!.id, firstMember);
+
+    out("\n3. Incremental sync: only the changes are read and written");
+    const incremental = await composition.engine.run({ trigger: "demo" });
+    out(formatRunSummary(incremental.summary));
+
+    out("\n4. What a consuming application reads");
+    const [sampleUser] = (await composition.store.readObjects("users", [starter.id])).values();
+    out(`  user ${starter.id}: ${JSON.stringify(sampleUser?.properties)}`);
+    const memberOf = await composition.store.listMemberOf(starter.id);
+    out(`  groups of ${sampleUser?.properties.displayName}: ${memberOf.map((row) => `${model.groups.get(row.groupId)?.displayName} (${row.direct ? "direct" : "through nesting"})`).join(", ")}`);
+    out(`\nTables: ${Object.values(composition.tables).map((table) => table.tableName).join(", ")} (schema: docs/schema.md)`);
+    return full.summary.status === "succeeded" && incremental.summary.status === "succeeded" ? 0 : 1;
+  } finally {
+    await standIn.stop();
+    await azurite.stop();
+  }
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Command-line entry: runs the same engine as the Functions host, for admins, scripts and the demo.
+import { parseArgs } from "node:util";
+import { loadSettings, SettingsError } from "../config/settings";
+import { compose } from "../compositionRoot";
+import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
+import type { SyncProgress } from "../sync/syncEngine";
+import { runDemo } from "./demo";
+import { settingsEnvironment } from "./localSettings";
+import { formatRunSummary } from "./runReport";
+
+const usage = `Usage: entra-sync <command> [options]
+
+Commands:
+  sync [--full] [--dry-run] [--json]   Sync the directory into Table Storage (incremental unless --full)
+  export                               Print the stored directory as JSON (users, groups, memberships)
+  status [--json] [--limit N]          Show recent runs
+  demo                                 Run a full and an incremental sync against a built-in sample tenant
+                                       (starts Azurite and a local Microsoft Graph stand-in; needs no Azure account)
+
+Options:
+  --help                               Show this help
+  --verbose                            Log every step as JSON lines on stderr
+
+Settings come from the environment or local.settings.json (see README, "Configuration").`;
+
+function progressPrinter(): (progress: SyncProgress) => void {
+  let last = 0;
+  return (progress) => {
+    const now = Date.now();
+    // One line a second at most: enough to see a long run move without flooding a log.
+    if (now - last < 1000) return;
+    last = now;
+    process.stderr.write(`  ${progress.stream}: ${progress.pages} pages, ${progress.objects} objects, ${Math.round(progress.objectsPerSecond)}/s\n`);
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      full: { type: "boolean", default: false },
+      "dry-run": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      limit: { type: "string" },
+      verbose: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+      users: { type: "string" },
+      groups: { type: "string" },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(`${usage}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  const logger: Logger = createLogger(values.verbose ? jsonLinesSink : () => undefined);
+  if (command === "demo") return await runDemo({ users: Number(values.users ?? 200), groups: Number(values.groups ?? 20), verbose: values.verbose });
+  if (!["sync", "export", "status"].includes(command)) {
+    process.stderr.write(`Unknown command "${command}".\n\n${usage}\n`);
+    return 2;
+  }
+  const settings = loadSettings(settingsEnvironment());
+  const composition = compose(settings, { logger, onProgress: values.json ? undefined : progressPrinter() });
+  if (command === "sync") {
+    const { summary, plan } = await composition.engine.run({ mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], trigger: "cli" });
+    process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
+    return summary.status === "succeeded" ? 0 : 1;
+  }
+  if (command === "export") {
+    const snapshot = await composition.store.snapshot();
+    process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, exportedAt: new Date().toISOString(), ...snapshot }, null, 2)}\n`);
+    return 0;
+  }
+  const limit = Number(values.limit ?? 10);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new SettingsError("--limit must be a whole number from 1 to 1000.");
+  const runs = await composition.runLog.listRecent(limit);
+  if (values.json) process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+  else process.stdout.write(runs.length === 0 ? "No runs yet.\n" : `${runs.map((run) => formatRunSummary(run)).join("\n\n")}\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      // Settings and argument errors are the user's to fix: one line, no stack.
+      const known = error instanceof SettingsError || (error instanceof Error && "code" in error && String((error as { code: unknown }).code).startsWith("ERR_PARSE_ARGS"));
+      process.stderr.write(known ? `${(error as Error).message}\n` : `entra-sync failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(known ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,78 @@
+// The one place that turns validated settings into credentials, clients and the engine; everything else receives them.
+import { TableClient } from "@azure/data-tables";
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import { AuthenticationHandler, Client, HTTPMessageHandler } from "@microsoft/microsoft-graph-client";
+import { GraphDeltaReader } from "./graph/graphDeltaReader";
+import { emptyGraphMetrics, type GraphMetrics } from "./graph/graphMetrics";
+import { createDirectoryCredential } from "./identity/credentialFactory";
+import type { Logger } from "./logging/logger";
+import type { Settings } from "./config/settings";
+import { DirectoryStore, type DirectoryTables } from "./store/directoryStore";
+import { RunLog } from "./store/runLog";
+import { SyncStateStore } from "./store/syncStateStore";
+import { directoryTableNames } from "./store/tableNames";
+import { emptyStoreMetrics } from "./store/tableWriter";
+import { SyncEngine, type SyncProgress } from "./sync/syncEngine";
+
+export interface CompositionOptions {
+  logger: Logger;
+  /** Replaces the credential the settings describe (tests, demo). */
+  credential?: TokenCredential;
+  onProgress?: (progress: SyncProgress) => void;
+  /** Replaces waiting on Retry-After (tests). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface Composition {
+  settings: Settings;
+  engine: SyncEngine;
+  store: DirectoryStore;
+  state: SyncStateStore;
+  runLog: RunLog;
+  graphClient: Client;
+  graphMetrics: GraphMetrics;
+  tables: DirectoryTables;
+}
+
+export function createTables(settings: Settings): DirectoryTables {
+  const names = directoryTableNames(settings.tablePrefix);
+  const storage = settings.storage;
+  const credential: TokenCredential | undefined =
+    "connectionString" in storage ? undefined : storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential();
+  const open = (name: string) =>
+    "connectionString" in storage
+      ? TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: storage.connectionString.includes("http://") })
+      : new TableClient(storage.tableServiceUri, name, credential!);
+  return Object.fromEntries(Object.entries(names).map(([key, name]) => [key, open(name)])) as DirectoryTables;
+}
+
+export function createGraphClient(credential: TokenCredential, graphEndpoint: string): Client {
+  const scope = `${graphEndpoint}/.default`;
+  const authProvider = {
+    getAccessToken: async () => {
+      const token = await credential.getToken(scope);
+      if (!token) throw new Error(`No access token for ${scope}`);
+      return token.token;
+    },
+  };
+  // Retries are ours (GraphDeltaReader), so the SDK's own RetryHandler is left out of the chain.
+  return Client.initWithMiddleware({
+    middleware: [new AuthenticationHandler(authProvider), new HTTPMessageHandler()],
+    baseUrl: graphEndpoint,
+    customHosts: new Set([new URL(graphEndpoint).hostname]),
+  });
+}
+
+export function compose(settings: Settings, options: CompositionOptions): Composition {
+  const credential = options.credential ?? createDirectoryCredential(settings, { logger: options.logger });
+  const graphClient = createGraphClient(credential, settings.graphEndpoint);
+  const graphMetrics = emptyGraphMetrics();
+  const source = new GraphDeltaReader(graphClient, settings.graphEndpoint, graphMetrics, { maxRetries: settings.graphMaxRetries, sleep: options.sleep });
+  const tables = createTables(settings);
+  const store = new DirectoryStore(tables, settings.tenantId, emptyStoreMetrics(), settings.writeConcurrency);
+  const stateMetrics = emptyStoreMetrics();
+  const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
+  const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
+  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress });
+  return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
+}

@@ -1,0 +1,130 @@
+// Maps users, groups and memberships to the Table Storage entities documented in docs/schema.md.
+import { createHash } from "node:crypto";
+import {
+  groupKindOf,
+  groupPropertyNames,
+  userPropertyNames,
+  type GroupProperties,
+  type MemberType,
+  type UserProperties,
+} from "../directory/directoryObjects";
+import type { EntityProperties } from "./tableWriter";
+
+/** A stored user or group row: the directory's properties plus the engine's bookkeeping. */
+export interface StoredObject {
+  id: string;
+  properties: Record<string, string | boolean | null>;
+  deleted: boolean;
+  deletedAt: string | undefined;
+  hash: string | undefined;
+  generation: string | undefined;
+}
+
+/** A row of the MemberOf table: one group a member belongs to, directly and/or through nesting. */
+export interface MemberOfRow {
+  memberId: string;
+  groupId: string;
+  memberType: MemberType;
+  direct: boolean;
+  directActive: boolean;
+  inherited: boolean;
+}
+
+/** Hash of the stored content, so a write happens only when something a consumer can see changed. */
+export function contentHash(properties: Record<string, unknown>, deleted: boolean): string {
+  const canonical = JSON.stringify(Object.keys(properties).sort().map((name) => [name, properties[name] ?? null]).concat([["deleted", deleted]]));
+  return createHash("sha256").update(canonical).digest("base64url").slice(0, 22);
+}
+
+/** Turns delta properties (arrays included) into flat entity values. */
+export function flattenUserProperties(properties: Partial<UserProperties>): Record<string, string | boolean | null> {
+  const flat: Record<string, string | boolean | null> = {};
+  for (const name of userPropertyNames) if (name in properties) flat[name] = properties[name] ?? null;
+  return flat;
+}
+
+export function flattenGroupProperties(properties: Partial<GroupProperties>): Record<string, string | boolean | null> {
+  const flat: Record<string, string | boolean | null> = {};
+  for (const name of groupPropertyNames) {
+    if (!(name in properties)) continue;
+    const value = properties[name];
+    // Table Storage has no array type, so groupTypes is stored as JSON text.
+    flat[name] = Array.isArray(value) ? JSON.stringify(value) : (value ?? null);
+  }
+  return flat;
+}
+
+/** Properties derived from a group's own, stored for consumers' convenience. */
+export function groupDerived(flat: Record<string, string | boolean | null>): Record<string, string> {
+  const groupTypes = typeof flat.groupTypes === "string" ? (JSON.parse(flat.groupTypes) as string[]) : null;
+  return {
+    kind: groupKindOf({
+      groupTypes,
+      mailEnabled: typeof flat.mailEnabled === "boolean" ? flat.mailEnabled : null,
+      securityEnabled: typeof flat.securityEnabled === "boolean" ? flat.securityEnabled : null,
+    }),
+  };
+}
+
+const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "odata.etag", "Timestamp", "deleted", "deletedAt", "hash", "gen", "changedAt", "kind", "tenantId", "objectType"]);
+
+export function storedObjectFrom(entity: Record<string, unknown>): StoredObject {
+  const properties: Record<string, string | boolean | null> = {};
+  for (const [name, value] of Object.entries(entity)) {
+    if (bookkeeping.has(name)) continue;
+    if (typeof value === "string" || typeof value === "boolean") properties[name] = value;
+  }
+  return {
+    id: String(entity.rowKey),
+    properties,
+    deleted: entity.deleted === true,
+    deletedAt: typeof entity.deletedAt === "string" ? entity.deletedAt : undefined,
+    hash: typeof entity.hash === "string" ? entity.hash : undefined,
+    generation: typeof entity.gen === "string" ? entity.gen : undefined,
+  };
+}
+
+/** Builds the full entity body of a user or group (Replace semantics: absent means cleared). */
+export function objectEntity(
+  tenantId: string,
+  objectType: "user" | "group",
+  properties: Record<string, string | boolean | null>,
+  state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string },
+): EntityProperties {
+  const derived = objectType === "group" ? groupDerived(properties) : {};
+  return {
+    ...properties,
+    ...derived,
+    tenantId,
+    deleted: state.deleted,
+    deletedAt: state.deletedAt,
+    hash: contentHash(properties, state.deleted),
+    gen: state.generation,
+    changedAt: state.changedAt,
+  };
+}
+
+export function memberOfRowFrom(tenantId: string, entity: Record<string, unknown>): MemberOfRow {
+  return {
+    memberId: String(entity.partitionKey).slice(tenantId.length + 1),
+    groupId: String(entity.rowKey),
+    memberType: (entity.memberType as MemberType) ?? "other",
+    direct: entity.direct === true,
+    directActive: entity.directActive === true,
+    inherited: entity.inherited === true,
+  };
+}
+
+export function memberOfEntity(row: MemberOfRow): EntityProperties {
+  return {
+    memberType: row.memberType,
+    direct: row.direct,
+    directActive: row.directActive,
+    inherited: row.inherited,
+    active: row.directActive || row.inherited,
+  };
+}
+
+export function sameMemberOfRow(a: MemberOfRow, b: MemberOfRow): boolean {
+  return a.direct === b.direct && a.directActive === b.directActive && a.inherited === b.inherited && a.memberType === b.memberType;
+}

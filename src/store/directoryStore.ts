@@ -1,0 +1,162 @@
+// Reads and writes one tenant's directory tables; every query a consumer or the engine needs lives here.
+import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import type { MemberType } from "../directory/directoryObjects";
+import { memberOfRowFrom, storedObjectFrom, type MemberOfRow, type StoredObject } from "./directoryEntities";
+import { tableKeys, tenantPartitionRange, idFromPartitionKey } from "./tableKeys";
+import type { DirectoryTableNames } from "./tableNames";
+import { statusOf, TableWriter, type StoreMetrics, type TableOperation } from "./tableWriter";
+import { forEachConcurrently } from "../sync/concurrency";
+
+export type DirectoryTables = { [K in keyof DirectoryTableNames]: TableClient };
+
+type Row = TableEntityResult<Record<string, unknown>>;
+
+/** One row of the Members table: a direct member of a group. */
+export interface MemberRow {
+  groupId: string;
+  memberId: string;
+  memberType: MemberType;
+  active: boolean;
+  generation: string | undefined;
+}
+
+/** The stored directory of one tenant, as plain data (export, tests, comparisons). */
+export interface DirectorySnapshot {
+  users: StoredObject[];
+  groups: StoredObject[];
+  members: MemberRow[];
+  memberOf: MemberOfRow[];
+}
+
+export class DirectoryStore {
+  readonly writer: TableWriter;
+
+  constructor(
+    readonly tables: DirectoryTables,
+    readonly tenantId: string,
+    readonly metrics: StoreMetrics,
+    writeConcurrency: number,
+  ) {
+    this.writer = new TableWriter(metrics, writeConcurrency);
+  }
+
+  /** Creates every table if missing; 409 "already exists" is the normal answer after the first run. */
+  async ensureTables(): Promise<void> {
+    await Promise.all(Object.values(this.tables).map((table) => table.createTable()));
+  }
+
+  async apply(table: keyof DirectoryTables, operations: readonly TableOperation[]): Promise<void> {
+    await this.writer.apply(this.tables[table], operations);
+  }
+
+  async readObjects(kind: "users" | "groups", ids: Iterable<string>): Promise<Map<string, StoredObject>> {
+    const found = new Map<string, StoredObject>();
+    const keyOf = kind === "users" ? tableKeys.user : tableKeys.group;
+    await forEachConcurrently(new Set(ids), 16, async (id) => {
+      const key = keyOf(this.tenantId, id);
+      const entity = await this.pointRead(this.tables[kind], key.partitionKey, key.rowKey);
+      if (entity) found.set(id, storedObjectFrom(entity));
+    });
+    return found;
+  }
+
+  /** Every user or group of the tenant, deleted ones included. */
+  async *listObjects(kind: "users" | "groups", filter?: string, select?: string[]): AsyncIterable<StoredObject> {
+    const fullFilter = filter ? `${tenantPartitionRange(this.tenantId)} and (${filter})` : tenantPartitionRange(this.tenantId);
+    for await (const entity of this.query(this.tables[kind], fullFilter, select)) yield storedObjectFrom(entity);
+  }
+
+  async listDeletedIds(kind: "users" | "groups"): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const object of this.listObjects(kind, "deleted eq true", ["RowKey"])) ids.add(object.id);
+    return ids;
+  }
+
+  async hasAnyObjects(): Promise<boolean> {
+    for (const kind of ["users", "groups"] as const) {
+      for await (const _ of this.query(this.tables[kind], tenantPartitionRange(this.tenantId), ["RowKey"], 1)) return true;
+    }
+    return false;
+  }
+
+  async listMemberOf(memberId: string): Promise<MemberOfRow[]> {
+    const rows: MemberOfRow[] = [];
+    const partitionKey = tableKeys.memberOf(this.tenantId, memberId, "").partitionKey;
+    for await (const entity of this.query(this.tables.memberOf, `PartitionKey eq '${partitionKey}'`)) rows.push(memberOfRowFrom(this.tenantId, entity));
+    return rows;
+  }
+
+  async *listAllMemberOf(filter?: string): AsyncIterable<MemberOfRow> {
+    const fullFilter = filter ? `${tenantPartitionRange(this.tenantId)} and (${filter})` : tenantPartitionRange(this.tenantId);
+    for await (const entity of this.query(this.tables.memberOf, fullFilter)) yield memberOfRowFrom(this.tenantId, entity);
+  }
+
+  async listMembers(groupId: string): Promise<MemberRow[]> {
+    const rows: MemberRow[] = [];
+    const partitionKey = tableKeys.member(this.tenantId, groupId, "").partitionKey;
+    for await (const entity of this.query(this.tables.members, `PartitionKey eq '${partitionKey}'`)) rows.push(this.memberRowFrom(entity));
+    return rows;
+  }
+
+  async *listAllMembers(filter?: string): AsyncIterable<MemberRow> {
+    const fullFilter = filter ? `${tenantPartitionRange(this.tenantId)} and (${filter})` : tenantPartitionRange(this.tenantId);
+    for await (const entity of this.query(this.tables.members, fullFilter)) yield this.memberRowFrom(entity);
+  }
+
+  /** Group-in-group edges (child, parent), kept in one small partition so the whole graph loads in a query. */
+  async listNesting(): Promise<Array<{ childId: string; parentId: string }>> {
+    const edges: Array<{ childId: string; parentId: string }> = [];
+    for await (const entity of this.query(this.tables.nesting, `PartitionKey eq '${this.tenantId}'`)) {
+      const [childId, parentId] = String(entity.rowKey).split("_");
+      if (childId && parentId) edges.push({ childId, parentId });
+    }
+    return edges;
+  }
+
+  async snapshot(): Promise<DirectorySnapshot> {
+    const collect = async <T>(items: AsyncIterable<T>): Promise<T[]> => {
+      const all: T[] = [];
+      for await (const item of items) all.push(item);
+      return all;
+    };
+    const [users, groups, members, memberOf] = await Promise.all([
+      collect(this.listObjects("users")),
+      collect(this.listObjects("groups")),
+      collect(this.listAllMembers()),
+      collect(this.listAllMemberOf()),
+    ]);
+    return { users, groups, members, memberOf };
+  }
+
+  private memberRowFrom(entity: Record<string, unknown>): MemberRow {
+    return {
+      groupId: idFromPartitionKey(this.tenantId, String(entity.partitionKey)),
+      memberId: String(entity.rowKey),
+      memberType: (entity.memberType as MemberType) ?? "other",
+      active: entity.active !== false,
+      generation: typeof entity.gen === "string" ? entity.gen : undefined,
+    };
+  }
+
+  private async pointRead(table: TableClient, partitionKey: string, rowKey: string): Promise<Row | undefined> {
+    try {
+      this.metrics.entitiesRead++;
+      return await table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async *query(table: TableClient, filter: string, select?: string[], limit?: number): AsyncIterable<Row> {
+    let count = 0;
+    for await (const page of table.listEntities<Record<string, unknown>>({ queryOptions: { filter, select } }).byPage({ maxPageSize: 1000 })) {
+      this.metrics.queries++;
+      for (const entity of page) {
+        this.metrics.entitiesRead++;
+        yield entity;
+        if (limit !== undefined && ++count >= limit) return;
+      }
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// Keeps the log of sync runs per tenant, newest first, for the status command and the admin's import log.
+import type { TableClient } from "@azure/data-tables";
+import type { SyncRunSummary } from "../sync/syncRun";
+import { statusOf, TableWriter, type StoreMetrics } from "./tableWriter";
+
+/** Inverted milliseconds make RowKey order newest first. */
+const invertedTime = (iso: string) => String(9_999_999_999_999 - Date.parse(iso)).padStart(13, "0");
+
+export class RunLog {
+  private readonly writer: TableWriter;
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly tenantId: string,
+    metrics: StoreMetrics,
+  ) {
+    this.writer = new TableWriter(metrics, 1);
+  }
+
+  async save(summary: SyncRunSummary): Promise<void> {
+    await this.writer.apply(this.table, [
+      {
+        kind: "upsert",
+        mode: "Replace",
+        partitionKey: this.tenantId,
+        rowKey: `${invertedTime(summary.startedAt)}_${summary.runId}`,
+        properties: {
+          runId: summary.runId,
+          status: summary.status,
+          trigger: summary.trigger,
+          mode: summary.mode,
+          dryRun: summary.dryRun,
+          startedAt: summary.startedAt,
+          endedAt: summary.endedAt,
+          summary: JSON.stringify(summary),
+        },
+      },
+    ]);
+  }
+
+  async get(runId: string): Promise<SyncRunSummary | undefined> {
+    if (!/^[0-9TZ]+-[0-9a-f]+$/.test(runId)) return undefined;
+    const filter = `PartitionKey eq '${this.tenantId}' and runId eq '${runId}'`;
+    for await (const entity of this.table.listEntities<{ summary: string }>({ queryOptions: { filter } })) return JSON.parse(entity.summary) as SyncRunSummary;
+    return undefined;
+  }
+
+  async listRecent(limit = 20): Promise<SyncRunSummary[]> {
+    const runs: SyncRunSummary[] = [];
+    try {
+      const filter = `PartitionKey eq '${this.tenantId}'`;
+      for await (const page of this.table.listEntities<{ summary: string }>({ queryOptions: { filter } }).byPage({ maxPageSize: limit })) {
+        for (const entity of page) {
+          runs.push(JSON.parse(entity.summary) as SyncRunSummary);
+          if (runs.length >= limit) return runs;
+        }
+      }
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    return runs;
+  }
+}

@@ -1,0 +1,110 @@
+// Persists where each delta stream stands and which memberships still need their closure recomputed.
+import type { TableClient } from "@azure/data-tables";
+import type { StreamName } from "../directory/directoryObjects";
+import { tableKeys } from "./tableKeys";
+import { statusOf, TableWriter, type StoreMetrics, type TableOperation } from "./tableWriter";
+
+/** Where one delta stream stands; saved after each page's writes have committed. */
+export interface StreamCheckpoint {
+  /** The committed starting point of the next incremental read. */
+  deltaLink: string | undefined;
+  /** The next page of a read in progress; a rerun resumes here. */
+  nextLink: string | undefined;
+  /** The deltaLink of a read that finished but whose run has not completed yet. */
+  pendingDeltaLink: string | undefined;
+  /** Set while a full read is under way: every object it writes carries this stamp, so the rest can be swept at the end. */
+  fullReadGeneration: string | undefined;
+  /** Whether the store held nothing of this tenant when the full read began (no sweep needed then). */
+  storeWasEmpty: boolean;
+  pages: number;
+  objects: number;
+}
+
+export function emptyCheckpoint(): StreamCheckpoint {
+  return { deltaLink: undefined, nextLink: undefined, pendingDeltaLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false, pages: 0, objects: 0 };
+}
+
+/** Members and groups whose MemberOf rows must be recomputed before the run may complete. */
+export interface ClosureWork {
+  all: boolean;
+  members: Map<string, string>;
+  groups: Set<string>;
+}
+
+const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
+
+export class SyncStateStore {
+  private readonly writer: TableWriter;
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly tenantId: string,
+    readonly metrics: StoreMetrics,
+  ) {
+    this.writer = new TableWriter(metrics, 4);
+  }
+
+  async readCheckpoint(stream: StreamName): Promise<StreamCheckpoint> {
+    const key = tableKeys.syncState(this.tenantId, `stream-${stream}`);
+    try {
+      const entity = await this.table.getEntity<Record<string, unknown>>(key.partitionKey, key.rowKey);
+      const text = (name: string) => (typeof entity[name] === "string" && entity[name] !== "" ? (entity[name] as string) : undefined);
+      return {
+        deltaLink: text("deltaLink"),
+        nextLink: text("nextLink"),
+        pendingDeltaLink: text("pendingDeltaLink"),
+        fullReadGeneration: text("fullReadGeneration"),
+        storeWasEmpty: entity.storeWasEmpty === true,
+        pages: Number(entity.pages ?? 0),
+        objects: Number(entity.objects ?? 0),
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) return emptyCheckpoint();
+      throw error;
+    }
+  }
+
+  async saveCheckpoint(stream: StreamName, checkpoint: StreamCheckpoint): Promise<void> {
+    const key = tableKeys.syncState(this.tenantId, `stream-${stream}`);
+    await this.writer.apply(this.table, [
+      {
+        kind: "upsert",
+        mode: "Replace",
+        partitionKey: key.partitionKey,
+        rowKey: key.rowKey,
+        properties: { ...checkpoint, savedAt: new Date().toISOString() },
+      },
+    ]);
+  }
+
+  /** Records members and groups to recompute; written before the page's own writes so a crash cannot lose them. */
+  async markDirty(members: Map<string, string>, groups: Iterable<string>, all = false): Promise<void> {
+    const partitionKey = dirtyPartition(this.tenantId);
+    const operations: TableOperation[] = [];
+    for (const [memberId, memberType] of members) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `m_${memberId}`, properties: { memberType } });
+    for (const groupId of groups) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `g_${groupId}`, properties: {} });
+    if (all) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: "all", properties: {} });
+    await this.writer.apply(this.table, operations);
+  }
+
+  async readClosureWork(): Promise<ClosureWork> {
+    const work: ClosureWork = { all: false, members: new Map(), groups: new Set() };
+    const filter = `PartitionKey eq '${dirtyPartition(this.tenantId)}'`;
+    for await (const entity of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      const rowKey = String(entity.rowKey);
+      if (rowKey === "all") work.all = true;
+      else if (rowKey.startsWith("m_")) work.members.set(rowKey.slice(2), String(entity.memberType ?? "other"));
+      else if (rowKey.startsWith("g_")) work.groups.add(rowKey.slice(2));
+    }
+    return work;
+  }
+
+  async clearClosureWork(work: ClosureWork): Promise<void> {
+    const partitionKey = dirtyPartition(this.tenantId);
+    const operations: TableOperation[] = [];
+    for (const memberId of work.members.keys()) operations.push({ kind: "delete", partitionKey, rowKey: `m_${memberId}` });
+    for (const groupId of work.groups) operations.push({ kind: "delete", partitionKey, rowKey: `g_${groupId}` });
+    if (work.all) operations.push({ kind: "delete", partitionKey, rowKey: "all" });
+    await this.writer.apply(this.table, operations);
+  }
+}

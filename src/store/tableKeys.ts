@@ -1,0 +1,49 @@
+// Builds PartitionKey and RowKey values that Table Storage accepts and that keep tenants apart.
+
+/** Characters Table Storage forbids in keys: / \ # ? and the control ranges. */
+const forbiddenKeyCharacters = /[\/\\#?\u0000-\u001f\u007f-\u009f]/;
+/** Keys are limited to 1 KiB (Table service data model). */
+const maxKeyLength = 1024;
+const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export class InvalidKeyError extends Error {
+  override name = "InvalidKeyError";
+}
+
+/** Directory object ids are GUIDs; anything else is rejected before it can reach a key. */
+export function isObjectId(value: unknown): value is string {
+  return typeof value === "string" && guidPattern.test(value);
+}
+
+export function assertSafeKey(key: string): string {
+  if (key.length === 0 || key.length > maxKeyLength || forbiddenKeyCharacters.test(key)) {
+    throw new InvalidKeyError(`Not a valid Table Storage key: ${JSON.stringify(key.slice(0, 80))}`);
+  }
+  return key;
+}
+
+/** Spreads a tenant's users and groups over 16 partitions by the id's first hex digit, so no partition is hot. */
+export function bucketOf(objectId: string): string {
+  return objectId.charAt(0);
+}
+
+/** Keys for each table; every PartitionKey starts with the tenant id, so tenants share tables safely. */
+export const tableKeys = {
+  user: (tenantId: string, userId: string) => ({ partitionKey: `${tenantId}_${bucketOf(userId)}`, rowKey: userId }),
+  group: (tenantId: string, groupId: string) => ({ partitionKey: `${tenantId}_${bucketOf(groupId)}`, rowKey: groupId }),
+  member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}`, rowKey: memberId }),
+  memberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId}`, rowKey: groupId }),
+  nesting: (tenantId: string, childId: string, parentId: string) => ({ partitionKey: tenantId, rowKey: `${childId}_${parentId}` }),
+  syncState: (tenantId: string, name: string) => ({ partitionKey: tenantId, rowKey: name }),
+} as const;
+
+/** OData filter for every partition of a tenant in a table keyed `${tenantId}_...`. */
+export function tenantPartitionRange(tenantId: string): string {
+  // "`" is the character after "_", so the range covers exactly the keys that start with `${tenantId}_`.
+  return `PartitionKey ge '${tenantId}_' and PartitionKey lt '${tenantId}\`'`;
+}
+
+/** Parses the member or group id back out of a `${tenantId}_${id}` partition key. */
+export function idFromPartitionKey(tenantId: string, partitionKey: string): string {
+  return partitionKey.slice(tenantId.length + 1);
+}

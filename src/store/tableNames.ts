@@ -1,0 +1,23 @@
+// Names of the tables the product owns; a prefix lets several deployments share one storage account.
+
+export interface DirectoryTableNames {
+  users: string;
+  groups: string;
+  members: string;
+  memberOf: string;
+  nesting: string;
+  syncState: string;
+  runs: string;
+}
+
+export function directoryTableNames(prefix: string): DirectoryTableNames {
+  return {
+    users: `${prefix}Users`,
+    groups: `${prefix}Groups`,
+    members: `${prefix}Members`,
+    memberOf: `${prefix}MemberOf`,
+    nesting: `${prefix}GroupNesting`,
+    syncState: `${prefix}SyncState`,
+    runs: `${prefix}Runs`,
+  };
+}

@@ -1,0 +1,194 @@
+// Recomputes MemberOf rows: each member's direct groups and the groups it inherits through nesting, cycles tolerated.
+import type { MemberType } from "../directory/directoryObjects";
+import { memberOfEntity, sameMemberOfRow, type MemberOfRow } from "../store/directoryEntities";
+import type { DirectoryStore } from "../store/directoryStore";
+import type { ClosureWork } from "../store/syncStateStore";
+import { tableKeys } from "../store/tableKeys";
+import type { TableOperation } from "../store/tableWriter";
+import { forEachConcurrently } from "./concurrency";
+import type { SyncRunSummary } from "./syncRun";
+
+/** Writes are flushed in chunks while a full rebuild streams, so memory stays flat on large tenants. */
+const flushEvery = 5000;
+
+interface DirectEdge {
+  groupId: string;
+  /** The Members row's current active flag, known when the rebuild streamed the Members table. */
+  memberRowActive: boolean | undefined;
+}
+
+export class MembershipClosure {
+  private parentsOf = new Map<string, string[]>();
+  private childrenOf = new Map<string, string[]>();
+  private deletedGroups = new Set<string>();
+  private readonly ancestorCache = new Map<string, string[]>();
+  private memberOps: TableOperation[] = [];
+  private memberOfOps: TableOperation[] = [];
+
+  constructor(
+    private readonly store: DirectoryStore,
+    private readonly summary: SyncRunSummary,
+  ) {}
+
+  async run(work: ClosureWork): Promise<void> {
+    const [edges, deletedGroups] = await Promise.all([this.store.listNesting(), this.store.listDeletedIds("groups")]);
+    this.deletedGroups = deletedGroups;
+    for (const { childId, parentId } of edges) {
+      push(this.parentsOf, childId, parentId);
+      push(this.childrenOf, parentId, childId);
+    }
+    if (work.all) await this.rebuildAll();
+    else await this.recompute(work);
+    await this.flush();
+  }
+
+  /** Groups a member of `groupId` inherits: every active group above it, not counting itself. */
+  private ancestors(groupId: string): string[] {
+    const cached = this.ancestorCache.get(groupId);
+    if (cached) return cached;
+    const seen = new Set<string>([groupId]);
+    const queue = [groupId];
+    const found: string[] = [];
+    while (queue.length > 0) {
+      const current = queue.pop()!;
+      for (const parent of this.parentsOf.get(current) ?? []) {
+        if (seen.has(parent) || this.deletedGroups.has(parent)) continue;
+        seen.add(parent);
+        found.push(parent);
+        queue.push(parent);
+      }
+    }
+    this.ancestorCache.set(groupId, found);
+    return found;
+  }
+
+  private desiredRows(memberId: string, memberType: MemberType, memberDeleted: boolean, direct: DirectEdge[]): Map<string, MemberOfRow> {
+    const rows = new Map<string, MemberOfRow>();
+    for (const edge of direct) {
+      const directActive = !memberDeleted && !this.deletedGroups.has(edge.groupId);
+      rows.set(edge.groupId, { memberId, groupId: edge.groupId, memberType, direct: true, directActive, inherited: false });
+    }
+    if (memberDeleted) return rows;
+    for (const edge of direct) {
+      if (this.deletedGroups.has(edge.groupId)) continue;
+      for (const ancestor of this.ancestors(edge.groupId)) {
+        // A group in a cycle reaches itself; membership of oneself is meaningless.
+        if (ancestor === memberId) continue;
+        const row = rows.get(ancestor);
+        if (row) row.inherited = true;
+        else rows.set(ancestor, { memberId, groupId: ancestor, memberType, direct: false, directActive: false, inherited: true });
+      }
+    }
+    return rows;
+  }
+
+  /** Diffs one member's desired rows against what is stored and queues the writes. */
+  private reconcile(memberId: string, desired: Map<string, MemberOfRow>, existing: MemberOfRow[], direct: DirectEdge[]): void {
+    const tenantId = this.store.tenantId;
+    const existingByGroup = new Map(existing.map((row) => [row.groupId, row]));
+    for (const row of desired.values()) {
+      const before = existingByGroup.get(row.groupId);
+      if (before && sameMemberOfRow(before, row)) continue;
+      if (row.inherited && !before?.inherited) this.summary.transitive.added++;
+      if (!row.inherited && before?.inherited) this.summary.transitive.removed++;
+      this.memberOfOps.push({ kind: "upsert", mode: "Replace", ...tableKeys.memberOf(tenantId, memberId, row.groupId), properties: memberOfEntity(row) });
+    }
+    for (const row of existing) {
+      if (desired.has(row.groupId)) continue;
+      if (row.inherited) this.summary.transitive.removed++;
+      this.memberOfOps.push({ kind: "delete", ...tableKeys.memberOf(tenantId, memberId, row.groupId) });
+    }
+    for (const edge of direct) {
+      const wanted = desired.get(edge.groupId)?.directActive ?? true;
+      const current = edge.memberRowActive ?? existingByGroup.get(edge.groupId)?.directActive ?? true;
+      if (wanted === current) continue;
+      if (wanted) this.summary.memberships.activated++;
+      else this.summary.memberships.deactivated++;
+      this.memberOps.push({ kind: "upsert", mode: "Merge", ...tableKeys.member(tenantId, edge.groupId, memberId), properties: { active: wanted } });
+    }
+  }
+
+  /** Incremental: only the members marked dirty, plus everyone below a group whose place in the nesting changed. */
+  private async recompute(work: ClosureWork): Promise<void> {
+    const members = new Map(work.members);
+    const groupsToExpand = new Set<string>();
+    const queue = [...work.groups];
+    while (queue.length > 0) {
+      const groupId = queue.pop()!;
+      if (groupsToExpand.has(groupId)) continue;
+      groupsToExpand.add(groupId);
+      members.set(groupId, "group");
+      for (const child of this.childrenOf.get(groupId) ?? []) queue.push(child);
+    }
+    await forEachConcurrently(groupsToExpand, 8, async (groupId) => {
+      for (const row of await this.store.listMembers(groupId)) members.set(row.memberId, row.memberType);
+    });
+    const userIds = [...members].filter(([, type]) => type === "user").map(([id]) => id);
+    const users = await this.store.readObjects("users", userIds);
+    await forEachConcurrently(members, 16, async ([memberId, memberType]) => {
+      const existing = await this.store.listMemberOf(memberId);
+      const direct = existing.filter((row) => row.direct).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
+      const deleted = memberType === "user" ? users.get(memberId)?.deleted === true : memberType === "group" && this.deletedGroups.has(memberId);
+      this.reconcile(memberId, this.desiredRows(memberId, memberType as MemberType, deleted, direct), existing, direct);
+      if (this.memberOfOps.length >= flushEvery) await this.flush();
+    });
+  }
+
+  /** After a full read: every member's rows, rebuilt from the Members table in two streaming passes merged by member id. */
+  private async rebuildAll(): Promise<void> {
+    const deletedUsers = await this.store.listDeletedIds("users");
+    const directByMember = new Map<string, { memberType: MemberType; edges: DirectEdge[] }>();
+    const interned = new Map<string, string>();
+    for await (const row of this.store.listAllMembers()) {
+      const groupId = interned.get(row.groupId) ?? (interned.set(row.groupId, row.groupId), row.groupId);
+      let entry = directByMember.get(row.memberId);
+      if (!entry) directByMember.set(row.memberId, (entry = { memberType: row.memberType, edges: [] }));
+      entry.edges.push({ groupId, memberRowActive: row.active });
+    }
+    const memberIds = [...directByMember.keys()].sort();
+    let index = 0;
+    let pendingId: string | undefined;
+    let pendingRows: MemberOfRow[] = [];
+    const finishMember = async (memberId: string, existing: MemberOfRow[]) => {
+      const entry = directByMember.get(memberId);
+      const direct = entry?.edges ?? [];
+      const memberType = entry?.memberType ?? existing[0]?.memberType ?? "other";
+      const deleted = memberType === "user" ? deletedUsers.has(memberId) : memberType === "group" && this.deletedGroups.has(memberId);
+      this.reconcile(memberId, this.desiredRows(memberId, memberType, deleted, direct), existing, direct);
+      directByMember.delete(memberId);
+      if (this.memberOfOps.length + this.memberOps.length >= flushEvery) await this.flush();
+    };
+    // Members with no stored rows yet come before the stored member they sort ahead of.
+    const catchUpTo = async (memberId: string | undefined) => {
+      while (index < memberIds.length && (memberId === undefined || memberIds[index]! < memberId)) {
+        const id = memberIds[index++]!;
+        if (directByMember.has(id)) await finishMember(id, []);
+      }
+    };
+    for await (const row of this.store.listAllMemberOf()) {
+      if (row.memberId !== pendingId) {
+        if (pendingId !== undefined) await finishMember(pendingId, pendingRows);
+        await catchUpTo(row.memberId);
+        pendingId = row.memberId;
+        pendingRows = [];
+      }
+      pendingRows.push(row);
+    }
+    if (pendingId !== undefined) await finishMember(pendingId, pendingRows);
+    await catchUpTo(undefined);
+  }
+
+  private async flush(): Promise<void> {
+    const memberOps = this.memberOps;
+    const memberOfOps = this.memberOfOps;
+    this.memberOps = [];
+    this.memberOfOps = [];
+    await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps)]);
+  }
+}
+
+function push(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

@@ -1,0 +1,216 @@
+// Applies one delta page to the store: merges partial updates, soft/hard deletes, and membership edges, idempotently.
+import type { GroupPageChanges, GroupProperties, MemberType, ObjectChange, UserProperties } from "../directory/directoryObjects";
+import { contentHash, flattenGroupProperties, flattenUserProperties, objectEntity, type StoredObject } from "../store/directoryEntities";
+import type { DirectoryStore } from "../store/directoryStore";
+import type { SyncStateStore } from "../store/syncStateStore";
+import { tableKeys } from "../store/tableKeys";
+import type { TableOperation } from "../store/tableWriter";
+import type { ChangeCounts, SyncRunSummary } from "./syncRun";
+
+/** How the page's stream is being read: a full read stamps every write with its generation. */
+export interface PageContext {
+  fullReadGeneration: string | undefined;
+  storeWasEmpty: boolean;
+  dryRun: boolean;
+  now: string;
+}
+
+/** What a dry run would have done, a few entries per kind, for the admin to review. */
+export type PlanSample = Record<string, string[]>;
+const planSampleSize = 10;
+
+export class PageApplier {
+  readonly plan: PlanSample = {};
+  /** Hashes written during this run, so a group's later appearances in a full read are not written or counted again. */
+  private readonly writtenThisRun = new Map<string, string>();
+
+  constructor(
+    private readonly store: DirectoryStore,
+    private readonly state: SyncStateStore,
+    private readonly summary: SyncRunSummary,
+  ) {}
+
+  async applyUserPage(changes: ObjectChange<UserProperties>[], context: PageContext): Promise<void> {
+    const dirty = new Map<string, string>();
+    const { objectOps, removedForGood } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"));
+    if (context.dryRun) return;
+    await this.state.markDirty(dirty, []);
+    await this.store.apply("users", objectOps);
+    await Promise.all(removedForGood.map((id) => this.removeMemberEverywhere(id)));
+  }
+
+  async applyGroupPage(changes: GroupPageChanges, context: PageContext): Promise<void> {
+    const dirtyMembers = new Map<string, string>();
+    const dirtyGroups = new Set<string>();
+    const { objectOps, removedForGood } = await this.planObjects("groups", mergeAppearances(changes.groups), context, this.summary.groups, (id) => dirtyGroups.add(id));
+    const full = context.fullReadGeneration !== undefined;
+    const memberOps: TableOperation[] = [];
+    const memberOfOps: TableOperation[] = [];
+    const nestingOps: TableOperation[] = [];
+    for (const change of changes.memberships) {
+      const member = tableKeys.member(this.store.tenantId, change.groupId, change.memberId);
+      const nesting = tableKeys.nesting(this.store.tenantId, change.memberId, change.groupId);
+      const memberOf = tableKeys.memberOf(this.store.tenantId, change.memberId, change.groupId);
+      if (change.removed) {
+        this.summary.memberships.removed++;
+        this.note("membershipRemoved", `${change.memberId} from ${change.groupId}`);
+        memberOps.push({ kind: "delete", ...member });
+        // The MemberOf row may also stand through nesting; the closure step decides whether it goes.
+        if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { direct: false, directActive: false } });
+      } else {
+        this.summary.memberships.added++;
+        this.note("membershipAdded", `${change.memberId} (${change.memberType}) to ${change.groupId}`);
+        memberOps.push({ kind: "upsert", mode: "Replace", ...member, properties: { memberType: change.memberType, active: true, gen: context.fullReadGeneration ?? "" } });
+        if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true } });
+      }
+      if (change.memberType === "group") {
+        nestingOps.push(change.removed ? { kind: "delete", ...nesting } : { kind: "upsert", mode: "Replace", ...nesting, properties: {} });
+        dirtyGroups.add(change.memberId);
+      }
+      dirtyMembers.set(change.memberId, change.memberType);
+    }
+    if (context.dryRun) return;
+    // A full read rebuilds every MemberOf row at its end, so marking each member would only add writes.
+    await this.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, full);
+    await Promise.all([this.store.apply("groups", objectOps), this.store.apply("members", memberOps), this.store.apply("nesting", nestingOps)]);
+    await this.store.apply("memberOf", memberOfOps);
+    await Promise.all(removedForGood.map((id) => this.removeGroupEverywhere(id)));
+  }
+
+  /** Decides the write for each user or group; reads stored rows only where a merge or a count needs them. */
+  private async planObjects<P>(
+    kind: "users" | "groups",
+    changes: ObjectChange<P>[],
+    context: PageContext,
+    counts: ChangeCounts,
+    markDirty: (id: string) => void,
+  ): Promise<{ objectOps: TableOperation[]; removedForGood: string[] }> {
+    const full = context.fullReadGeneration !== undefined;
+    const objectType = kind === "users" ? "user" : "group";
+    const keyOf = kind === "users" ? tableKeys.user : tableKeys.group;
+    const flatten = (properties: Partial<P>) =>
+      kind === "users" ? flattenUserProperties(properties as Partial<UserProperties>) : flattenGroupProperties(properties as Partial<GroupProperties>);
+    const stored: Map<string, StoredObject> = full && context.storeWasEmpty ? new Map() : await this.store.readObjects(kind, changes.map((change) => change.id));
+    const objectOps: TableOperation[] = [];
+    const removedForGood: string[] = [];
+    for (const change of changes) {
+      const previous = stored.get(change.id);
+      const key = keyOf(this.store.tenantId, change.id);
+      if (change.kind === "upsert") {
+        // A full read carries whole objects; an incremental one may carry only what changed, so merge onto the stored row.
+        const properties = full ? flatten(change.properties) : { ...previous?.properties, ...flatten(change.properties) };
+        const hash = contentHash(properties, false);
+        const generation = context.fullReadGeneration ?? previous?.generation ?? "";
+        if (this.writtenThisRun.get(change.id) === hash || (previous && !previous.deleted && previous.hash === hash && previous.generation === generation)) {
+          counts.unchanged++;
+          continue;
+        }
+        if (!previous) {
+          counts.created++;
+          this.note(`${objectType}Created`, describeObject(change.id, properties));
+        } else if (previous.deleted) {
+          counts.restored++;
+          this.note(`${objectType}Restored`, describeObject(change.id, properties));
+          markDirty(change.id);
+        } else if (previous.hash !== hash) {
+          counts.updated++;
+          this.note(`${objectType}Updated`, describeObject(change.id, properties));
+        } else {
+          counts.unchanged++;
+        }
+        objectOps.push({
+          kind: "upsert",
+          mode: "Replace",
+          ...key,
+          properties: objectEntity(this.store.tenantId, objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: context.now }),
+        });
+        stored.set(change.id, { id: change.id, properties, deleted: false, deletedAt: undefined, hash, generation });
+        if (objectType === "group") this.writtenThisRun.set(change.id, hash);
+      } else if (change.reason === "changed") {
+        if (!previous || previous.deleted) continue;
+        counts.softDeleted++;
+        this.note(`${objectType}SoftDeleted`, describeObject(change.id, previous.properties));
+        markDirty(change.id);
+        objectOps.push({
+          kind: "upsert",
+          mode: "Replace",
+          ...key,
+          properties: objectEntity(this.store.tenantId, objectType, previous.properties, { deleted: true, deletedAt: context.now, generation: previous.generation ?? "", changedAt: context.now }),
+        });
+        stored.set(change.id, { ...previous, deleted: true });
+      } else {
+        if (previous) {
+          counts.deleted++;
+          this.note(`${objectType}Deleted`, describeObject(change.id, previous.properties));
+        }
+        objectOps.push({ kind: "delete", ...key });
+        removedForGood.push(change.id);
+        stored.delete(change.id);
+      }
+    }
+    return { objectOps, removedForGood };
+  }
+
+  /** A user deleted for good leaves no membership behind, in either direction. */
+  private async removeMemberEverywhere(memberId: string): Promise<void> {
+    const rows = await this.store.listMemberOf(memberId);
+    const memberOps: TableOperation[] = [];
+    const memberOfOps: TableOperation[] = [];
+    for (const row of rows) {
+      if (row.direct) memberOps.push({ kind: "delete", ...tableKeys.member(this.store.tenantId, row.groupId, memberId) });
+      memberOfOps.push({ kind: "delete", ...tableKeys.memberOf(this.store.tenantId, memberId, row.groupId) });
+    }
+    await this.store.apply("members", memberOps);
+    await this.store.apply("memberOf", memberOfOps);
+  }
+
+  /** A group deleted for good loses its member rows and nesting edges; its members and child groups are recomputed. */
+  private async removeGroupEverywhere(groupId: string): Promise<void> {
+    const tenantId = this.store.tenantId;
+    const [members, parents] = await Promise.all([this.store.listMembers(groupId), this.store.listMemberOf(groupId)]);
+    const dirtyMembers = new Map(members.map((member) => [member.memberId, member.memberType] as const));
+    const dirtyGroups = members.filter((member) => member.memberType === "group").map((member) => member.memberId);
+    await this.state.markDirty(dirtyMembers, dirtyGroups);
+    const nestingOps: TableOperation[] = [
+      ...dirtyGroups.map((childId): TableOperation => ({ kind: "delete", ...tableKeys.nesting(tenantId, childId, groupId) })),
+      ...parents.filter((row) => row.direct).map((row): TableOperation => ({ kind: "delete", ...tableKeys.nesting(tenantId, groupId, row.groupId) })),
+    ];
+    const memberOps: TableOperation[] = [
+      ...members.map((member): TableOperation => ({ kind: "delete", ...tableKeys.member(tenantId, groupId, member.memberId) })),
+      ...parents.filter((row) => row.direct).map((row): TableOperation => ({ kind: "delete", ...tableKeys.member(tenantId, row.groupId, groupId) })),
+    ];
+    const memberOfOps: TableOperation[] = [
+      ...members.map((member): TableOperation => ({ kind: "delete", ...tableKeys.memberOf(tenantId, member.memberId, groupId) })),
+      ...parents.map((row): TableOperation => ({ kind: "delete", ...tableKeys.memberOf(tenantId, groupId, row.groupId) })),
+    ];
+    await Promise.all([this.store.apply("nesting", nestingOps), this.store.apply("members", memberOps)]);
+    await this.store.apply("memberOf", memberOfOps);
+  }
+
+  private note(kind: string, entry: string): void {
+    const entries = (this.plan[kind] ??= []);
+    if (entries.length < planSampleSize) entries.push(entry);
+  }
+}
+
+/** In a full read a group appears several times, each with part of its members; its properties are merged. */
+function mergeAppearances(groups: ObjectChange<GroupProperties>[]): ObjectChange<GroupProperties>[] {
+  const merged = new Map<string, ObjectChange<GroupProperties>>();
+  for (const change of groups) {
+    const earlier = merged.get(change.id);
+    if (earlier?.kind === "upsert" && change.kind === "upsert") {
+      merged.set(change.id, { kind: "upsert", id: change.id, properties: { ...earlier.properties, ...change.properties } });
+    } else {
+      merged.delete(change.id);
+      merged.set(change.id, change);
+    }
+  }
+  return [...merged.values()];
+}
+
+function describeObject(id: string, properties: Record<string, unknown>): string {
+  const name = properties.userPrincipalName ?? properties.displayName;
+  return typeof name === "string" ? `${name} (${id})` : id;
+}
+
+export type { MemberType };

@@ -1,0 +1,255 @@
+// Runs one sync of a tenant: reads both delta streams, applies each page, then sweeps, recomputes closures and commits.
+import type { StreamName } from "../directory/directoryObjects";
+import { parseGroupPage, parseUserPage } from "../graph/deltaParsing";
+import { describe, type DeltaCursor, type DeltaPage, type DeltaSource } from "../graph/graphDeltaReader";
+import { DeltaTokenExpiredError } from "../graph/graphErrors";
+import { emptyGraphMetrics, type GraphMetrics } from "../graph/graphMetrics";
+import { objectEntity } from "../store/directoryEntities";
+import type { DirectoryStore } from "../store/directoryStore";
+import type { RunLog } from "../store/runLog";
+import type { StreamCheckpoint, SyncStateStore } from "../store/syncStateStore";
+import { tableKeys } from "../store/tableKeys";
+import { emptyStoreMetrics, type StoreMetrics, type TableOperation } from "../store/tableWriter";
+import type { Logger } from "../logging/logger";
+import { MembershipClosure } from "./membershipClosure";
+import { PageApplier, type PageContext, type PlanSample } from "./pageApplier";
+import { addWarning, emptyChangeCounts, newRunId, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
+
+export interface SyncRequest {
+  mode?: SyncMode;
+  dryRun?: boolean;
+  trigger?: SyncTrigger;
+  requestedBy?: string;
+  runId?: string;
+  /** Epoch ms after which the run stops between pages, saves its place and reports "paused". */
+  deadline?: number;
+}
+
+export interface SyncProgress {
+  stream: StreamName;
+  pages: number;
+  objects: number;
+  objectsPerSecond: number;
+}
+
+export interface SyncResult {
+  summary: SyncRunSummary;
+  /** For a dry run: the first entries of each kind of change it would make. */
+  plan: PlanSample;
+}
+
+export interface SyncEngineDependencies {
+  tenantId: string;
+  source: DeltaSource;
+  store: DirectoryStore;
+  state: SyncStateStore;
+  runLog: RunLog;
+  logger: Logger;
+  graphMetrics?: GraphMetrics;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+/** Thrown inside a stream when the run's deadline passed; the checkpoint is already saved. */
+class DeadlineReached extends Error {}
+
+export class SyncEngine {
+  constructor(private readonly deps: SyncEngineDependencies) {}
+
+  async run(request: SyncRequest = {}): Promise<SyncResult> {
+    const { store, state, runLog, tenantId } = this.deps;
+    const started = new Date();
+    const summary: SyncRunSummary = {
+      runId: request.runId ?? newRunId(started),
+      tenantId,
+      trigger: request.trigger ?? "manual",
+      requestedBy: request.requestedBy,
+      mode: request.mode ?? "incremental",
+      dryRun: request.dryRun ?? false,
+      status: "running",
+      startedAt: started.toISOString(),
+      endedAt: undefined,
+      durationMs: undefined,
+      streams: { users: { pages: 0, objects: 0, fullRead: false, completed: false }, groups: { pages: 0, objects: 0, fullRead: false, completed: false } },
+      users: emptyChangeCounts(),
+      groups: emptyChangeCounts(),
+      memberships: { added: 0, removed: 0, activated: 0, deactivated: 0 },
+      transitive: { added: 0, removed: 0 },
+      graph: this.deps.graphMetrics ?? emptyGraphMetrics(),
+      directoryWrites: store.metrics,
+      stateWrites: state.metrics,
+      warnings: [],
+      error: undefined,
+    };
+    const graphAtStart = { ...summary.graph };
+    const directoryAtStart = { ...store.metrics };
+    const stateAtStart = { ...state.metrics };
+    const logger = this.deps.logger.child({ runId: summary.runId, tenantId });
+    const applier = new PageApplier(store, state, summary);
+    logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
+    try {
+      await store.ensureTables();
+      await runLog.save(summary);
+      const checkpoints = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
+      // Decided once before either stream writes, so one stream's first page cannot make the other think the store was full.
+      const storeEmptyAtStart = !(await store.hasAnyObjects());
+      await Promise.all((["users", "groups"] as const).map((stream) => this.readStream(stream, checkpoints[stream], request, summary, applier, logger, storeEmptyAtStart)));
+      if (!summary.dryRun) await this.complete(summary, logger);
+      summary.status = "succeeded";
+    } catch (error) {
+      if (error instanceof DeadlineReached) {
+        summary.status = "paused";
+        logger.info("Deadline reached; the run stopped at a checkpoint and can be continued");
+      } else {
+        summary.status = "failed";
+        summary.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        logger.error(`Sync failed: ${summary.error}`);
+      }
+    }
+    const ended = new Date();
+    summary.endedAt = ended.toISOString();
+    summary.durationMs = ended.getTime() - started.getTime();
+    summary.graph = difference(summary.graph, graphAtStart);
+    summary.directoryWrites = difference(store.metrics, directoryAtStart);
+    summary.stateWrites = difference(state.metrics, stateAtStart);
+    await runLog.save(summary).catch((error: unknown) => logger.error(`Could not save the run record: ${(error as Error).message}`));
+    logger.info(
+      `Sync ${summary.status} in ${summary.durationMs} ms: users +${summary.users.created} ~${summary.users.updated} -${summary.users.deleted + summary.users.softDeleted}, ` +
+        `groups +${summary.groups.created} ~${summary.groups.updated} -${summary.groups.deleted + summary.groups.softDeleted}, ` +
+        `memberships +${summary.memberships.added} -${summary.memberships.removed}; ${summary.graph.requests} Graph requests, ${summary.directoryWrites.entitiesWritten + summary.directoryWrites.entitiesDeleted} directory writes`,
+    );
+    return { summary, plan: applier.plan };
+  }
+
+  private async readStream(
+    stream: StreamName,
+    checkpoint: StreamCheckpoint,
+    request: SyncRequest,
+    summary: SyncRunSummary,
+    applier: PageApplier,
+    logger: ReturnType<Logger["child"]>,
+    storeEmptyAtStart: boolean,
+  ): Promise<void> {
+    const { state, source } = this.deps;
+    const dryRun = summary.dryRun;
+    const progress = summary.streams[stream];
+    let current: StreamCheckpoint = { ...checkpoint };
+    const startFullRead = (storeWasEmpty: boolean): void => {
+      current = { ...current, nextLink: undefined, pendingDeltaLink: undefined, fullReadGeneration: summary.runId, storeWasEmpty, pages: 0, objects: 0 };
+    };
+    if (current.pendingDeltaLink && request.mode !== "full") {
+      progress.completed = true;
+      progress.fullRead = current.fullReadGeneration !== undefined;
+      return;
+    }
+    if (request.mode === "full" || (!current.deltaLink && !current.nextLink)) {
+      if (!(current.nextLink && current.fullReadGeneration && request.mode !== "full")) startFullRead(storeEmptyAtStart);
+    }
+    let cursor: DeltaCursor = current.nextLink ? { kind: "link", url: current.nextLink } : current.fullReadGeneration ? { kind: "initial" } : { kind: "link", url: current.deltaLink! };
+    if (current.nextLink) logger.info(`Resuming the ${stream} read at page ${current.pages + 1}`);
+    const startedAt = Date.now();
+    let prefetched: Promise<DeltaPage> | undefined;
+    for (;;) {
+      let page: DeltaPage;
+      try {
+        page = await (prefetched ?? source.readPage(stream, cursor));
+      } catch (error) {
+        if (!(error instanceof DeltaTokenExpiredError) || (cursor.kind === "initial" && !current.nextLink)) throw error;
+        addWarning(summary, `The ${stream} delta token was no longer valid (${error.code ?? error.status}); started a full read, and objects it does not find will be marked deleted.`);
+        logger.warn(`${error.message}; starting a full read of ${stream}`);
+        startFullRead(false);
+        cursor = { kind: "initial" };
+        prefetched = undefined;
+        continue;
+      }
+      prefetched = undefined;
+      // Fetch the next page while this one is written; it is only consumed after this page's checkpoint is saved.
+      if (page.nextLink) {
+        prefetched = source.readPage(stream, { kind: "link", url: page.nextLink });
+        prefetched.catch(() => undefined);
+      }
+      const context: PageContext = { fullReadGeneration: current.fullReadGeneration, storeWasEmpty: current.storeWasEmpty, dryRun, now: new Date().toISOString() };
+      if (stream === "users") {
+        const parsed = parseUserPage(page.objects);
+        parsed.warnings.forEach((warning) => addWarning(summary, warning));
+        await applier.applyUserPage(parsed.changes, context);
+      } else {
+        const parsed = parseGroupPage(page.objects);
+        parsed.warnings.forEach((warning) => addWarning(summary, warning));
+        await applier.applyGroupPage(parsed.changes, context);
+      }
+      progress.pages++;
+      progress.objects += page.objects.length;
+      progress.fullRead = current.fullReadGeneration !== undefined;
+      current = { ...current, pages: current.pages + 1, objects: current.objects + page.objects.length, nextLink: page.nextLink, pendingDeltaLink: page.nextLink ? undefined : page.deltaLink };
+      if (!page.nextLink && !page.deltaLink) throw new Error(`GET ${cursor.kind === "link" ? describe(cursor.url) : stream + "/delta"} answered a page with neither @odata.nextLink nor @odata.deltaLink`);
+      if (!dryRun) await state.saveCheckpoint(stream, current);
+      const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000);
+      this.deps.onProgress?.({ stream, pages: progress.pages, objects: progress.objects, objectsPerSecond: progress.objects / seconds });
+      if (!page.nextLink) break;
+      cursor = { kind: "link", url: page.nextLink };
+      if (request.deadline !== undefined && Date.now() >= request.deadline) {
+        prefetched = undefined;
+        throw new DeadlineReached();
+      }
+    }
+    progress.completed = true;
+  }
+
+  /** After both streams finished: sweep what a full read did not find, recompute closures, then commit the delta links. */
+  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const { state } = this.deps;
+    const fresh = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
+    for (const stream of ["users", "groups"] as const) {
+      const checkpoint = fresh[stream];
+      if (checkpoint.fullReadGeneration && !checkpoint.storeWasEmpty) await this.sweep(stream, checkpoint.fullReadGeneration, summary, logger);
+    }
+    if (fresh.groups.fullReadGeneration) await state.markDirty(new Map(), [], true);
+    const work = await state.readClosureWork();
+    if (work.all || work.members.size > 0 || work.groups.size > 0) {
+      await new MembershipClosure(this.deps.store, summary).run(work);
+      await state.clearClosureWork(work);
+    }
+    for (const stream of ["users", "groups"] as const) {
+      const checkpoint = fresh[stream];
+      await state.saveCheckpoint(stream, { ...checkpoint, deltaLink: checkpoint.pendingDeltaLink ?? checkpoint.deltaLink, pendingDeltaLink: undefined, nextLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false });
+    }
+  }
+
+  /** Objects and memberships a full read did not stamp no longer exist in the directory. */
+  private async sweep(stream: StreamName, generation: string, summary: SyncRunSummary, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const { store, state, tenantId } = this.deps;
+    const objectType = stream === "users" ? "user" : "group";
+    const counts = stream === "users" ? summary.users : summary.groups;
+    const now = new Date().toISOString();
+    const ops: TableOperation[] = [];
+    const dirtyMembers = new Map<string, string>();
+    const dirtyGroups: string[] = [];
+    for await (const object of store.listObjects(stream, `gen ne '${generation}' and deleted eq false`)) {
+      counts.softDeleted++;
+      if (stream === "users") dirtyMembers.set(object.id, "user");
+      else dirtyGroups.push(object.id);
+      const key = stream === "users" ? tableKeys.user(tenantId, object.id) : tableKeys.group(tenantId, object.id);
+      ops.push({ kind: "upsert", mode: "Replace", ...key, properties: objectEntity(tenantId, objectType, object.properties, { deleted: true, deletedAt: now, generation: object.generation ?? "", changedAt: now }) });
+    }
+    await state.markDirty(dirtyMembers, dirtyGroups);
+    await store.apply(stream, ops);
+    if (ops.length > 0) logger.info(`Full read of ${stream} did not find ${ops.length} stored ${stream}; marked them deleted`);
+    if (stream !== "groups") return;
+    const memberOps: TableOperation[] = [];
+    const nestingOps: TableOperation[] = [];
+    for await (const row of store.listAllMembers(`gen ne '${generation}'`)) {
+      summary.memberships.removed++;
+      memberOps.push({ kind: "delete", ...tableKeys.member(tenantId, row.groupId, row.memberId) });
+      if (row.memberType === "group") nestingOps.push({ kind: "delete", ...tableKeys.nesting(tenantId, row.memberId, row.groupId) });
+    }
+    await Promise.all([store.apply("members", memberOps), store.apply("nesting", nestingOps)]);
+  }
+}
+
+function difference<T extends GraphMetrics | StoreMetrics>(now: T, before: T): T {
+  const result = { ...now };
+  for (const key of Object.keys(result) as (keyof T)[]) (result[key] as number) = (now[key] as number) - (before[key] as number);
+  return result;
+}
+
+export { emptyStoreMetrics };

@@ -1,0 +1,67 @@
+// The record of one sync run: what started it, what it changed, what it cost, and how it ended.
+import { randomBytes } from "node:crypto";
+import type { GraphMetrics } from "../graph/graphMetrics";
+import type { StoreMetrics } from "../store/tableWriter";
+
+export type SyncMode = "incremental" | "full";
+export type SyncTrigger = "schedule" | "manual" | "continuation" | "cli" | "demo";
+export type SyncRunStatus = "running" | "succeeded" | "failed" | "paused";
+
+export interface ChangeCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  softDeleted: number;
+  restored: number;
+  deleted: number;
+}
+
+export interface StreamProgress {
+  pages: number;
+  objects: number;
+  fullRead: boolean;
+  completed: boolean;
+}
+
+export interface SyncRunSummary {
+  runId: string;
+  tenantId: string;
+  trigger: SyncTrigger;
+  requestedBy: string | undefined;
+  mode: SyncMode;
+  dryRun: boolean;
+  status: SyncRunStatus;
+  startedAt: string;
+  endedAt: string | undefined;
+  durationMs: number | undefined;
+  streams: Record<"users" | "groups", StreamProgress>;
+  users: ChangeCounts;
+  groups: ChangeCounts;
+  memberships: { added: number; removed: number; activated: number; deactivated: number };
+  transitive: { added: number; removed: number };
+  graph: GraphMetrics;
+  /** Writes to the directory tables only (users, groups, members, memberOf, nesting). */
+  directoryWrites: StoreMetrics;
+  /** Writes of checkpoints and the run log, reported apart so a no-op run can show 0 directory writes. */
+  stateWrites: StoreMetrics;
+  warnings: string[];
+  error: string | undefined;
+}
+
+export function emptyChangeCounts(): ChangeCounts {
+  return { created: 0, updated: 0, unchanged: 0, softDeleted: 0, restored: 0, deleted: 0 };
+}
+
+/** Run ids sort by time and are unique without coordination. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+/** Most warnings repeat per object; the record keeps the first ones and a count of the rest. */
+export const maxWarningsKept = 50;
+
+export function addWarning(summary: SyncRunSummary, warning: string): void {
+  if (summary.warnings.length < maxWarningsKept) summary.warnings.push(warning);
+  else if (summary.warnings.length === maxWarningsKept) summary.warnings.push("… more warnings were left out");
+}

@@ -1,0 +1,82 @@
+// Starts Azurite, Microsoft's Table/Queue/Blob emulator, as a child process on free ports for tests, demo and benchmark.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Azurite's documented development account; its key is public and only ever valid against the emulator. */
+const devAccount = "devstoreaccount1";
+const devAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+export interface AzuriteInstance {
+  connectionString: string;
+  tableEndpoint: string;
+  queueEndpoint: string;
+  blobEndpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`Azurite exited with code ${child.exitCode} before listening`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ port, host: "127.0.0.1" }, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Azurite did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+export async function startAzurite(options: { inMemory?: boolean } = {}): Promise<AzuriteInstance> {
+  const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
+  const location = mkdtempSync(join(tmpdir(), "azurite-"));
+  const script = require.resolve("azurite/dist/src/azurite.js");
+  const args = [script, "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--location", location];
+  args.push("--blobPort", String(blobPort), "--queuePort", String(queuePort), "--tablePort", String(tablePort));
+  if (options.inMemory !== false) args.push("--inMemoryPersistence");
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    await Promise.all([waitForPort(tablePort, child, 30_000), waitForPort(queuePort, child, 30_000), waitForPort(blobPort, child, 30_000)]);
+  } catch (error) {
+    child.kill();
+    throw new Error(`${(error as Error).message}${stderr ? `: ${stderr.trim()}` : ""}`);
+  }
+  const endpoint = (port: number) => `http://127.0.0.1:${port}/${devAccount}`;
+  return {
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${devAccount};AccountKey=${devAccountKey};` +
+      `BlobEndpoint=${endpoint(blobPort)};QueueEndpoint=${endpoint(queuePort)};TableEndpoint=${endpoint(tablePort)};`,
+    tableEndpoint: endpoint(tablePort),
+    queueEndpoint: endpoint(queuePort),
+    blobEndpoint: endpoint(blobPort),
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill();
+        await exited;
+      }
+      rmSync(location, { recursive: true, force: true });
+    },
+  };
+}
