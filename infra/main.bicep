@@ -1,0 +1,236 @@
+// Entry point for `azd up` and `az deployment sub create`: a resource group with everything the directory sync runs on.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; names the resource group and seeds the unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for all resources; it must offer the Flex Consumption plan.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create; empty means rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Tenant whose directory is copied; defaults to the tenant this deployment runs in.')
+param entraTenantId string = tenant().tenantId
+
+@description('Further tenants to sync, as the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
+param syncTenants string = ''
+
+@description('How the app signs in to Microsoft Graph; see docs/deploy.md for choosing one.')
+@allowed([
+  'managedIdentity'
+  'federatedCredential'
+  'clientSecret'
+  'certificate'
+])
+param entraCredentialMode string = 'managedIdentity'
+
+@description('Client id of the app registration; required in every mode except managedIdentity.')
+param entraClientId string = ''
+
+@description('Name the admin gives the client secret or certificate in Key Vault (clientSecret and certificate modes).')
+param keyVaultSecretName string = 'entra-sync-client-secret'
+
+@description('Days before a credential expires that the sync status starts warning.')
+@minValue(1)
+@maxValue(365)
+param secretExpiryWarningDays int = 30
+
+@description('Microsoft cloud the directory lives in.')
+@allowed([
+  'public'
+  'usgov'
+  'china'
+])
+param entraCloud string = 'public'
+
+@description('NCRONTAB schedule of the daily sync (six fields, UTC).')
+param syncSchedule string = '0 0 2 * * *'
+
+@description('Prefix of the table names: 1-20 letters and digits starting with a letter.')
+param tablePrefix string = 'entra'
+
+@description('Retries of a throttled or failed Microsoft Graph request.')
+@minValue(1)
+@maxValue(20)
+param graphMaxRetries int = 6
+
+@description('Parallel table writes during a sync.')
+@minValue(1)
+@maxValue(64)
+param syncWriteConcurrency int = 8
+
+@description('Grant the managed identity User.Read.All and GroupMember.Read.All on Microsoft Graph (needs Privileged Role Administrator).')
+param grantGraphPermissions bool = false
+
+@description('Node.js version of the Functions runtime.')
+@allowed([
+  '20'
+  '22'
+])
+param nodeVersion string = '20'
+
+@description('Most instances the function app may scale out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory of each function app instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Days a deleted vault or secret stays recoverable (7-90); the vault name stays taken that long.')
+@minValue(7)
+@maxValue(90)
+param keyVaultSoftDeleteRetentionInDays int = 90
+
+// Same inputs give the same names, so re-running a deployment updates rather than duplicates.
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+// Fixed in the code (the worker's queue trigger), not a setting.
+var syncQueueName = 'sync-requests'
+var deploymentContainerName = 'app-package'
+// Only these modes read a credential from Key Vault.
+var keyVaultCredentialModes = [
+  'clientSecret'
+  'certificate'
+]
+// A further tenant without its own credentialMode inherits the top-level one, as the settings loader does.
+var furtherTenants = empty(syncTenants) ? [] : json(syncTenants)
+var usesKeyVaultCredential = contains(keyVaultCredentialModes, entraCredentialMode) || length(filter(furtherTenants, furtherTenant => contains(keyVaultCredentialModes, furtherTenant.?credentialMode ?? entraCredentialMode))) > 0
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    syncQueueName: syncQueueName
+  }
+}
+
+module keyVault 'app/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    grantKeyVaultSecretsUser: usesKeyVaultCredential
+  }
+}
+
+// Only the managedIdentity mode calls Graph as this identity; the other modes use an app registration the admin consents for.
+module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermissions && entraCredentialMode == 'managedIdentity') {
+  name: 'graph-permissions'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+  }
+}
+
+module functionApp 'app/function.bicep' = {
+  name: 'function'
+  scope: rg
+  // Roles first, so the host's first start can already reach storage.
+  dependsOn: [
+    rbac
+  ]
+  params: {
+    name: 'func-${resourceToken}'
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    nodeVersion: nodeVersion
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    // azd passes an empty string when ENTRA_TENANT_ID is unset, which would override the default.
+    entraTenantId: empty(entraTenantId) ? tenant().tenantId : entraTenantId
+    entraCredentialMode: entraCredentialMode
+    // Also the default client id of further tenants, so it is passed even in managedIdentity mode.
+    entraClientId: entraClientId
+    syncTenants: syncTenants
+    keyVaultUrl: usesKeyVaultCredential ? keyVault.outputs.uri : ''
+    keyVaultSecretName: usesKeyVaultCredential ? keyVaultSecretName : ''
+    secretExpiryWarningDays: secretExpiryWarningDays
+    entraCloud: entraCloud
+    tablePrefix: tablePrefix
+    syncSchedule: syncSchedule
+    graphMaxRetries: graphMaxRetries
+    syncWriteConcurrency: syncWriteConcurrency
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output GRAPH_PERMISSIONS_GRANTED bool = grantGraphPermissions && entraCredentialMode == 'managedIdentity'
