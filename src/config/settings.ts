@@ -30,9 +30,32 @@ const optionalText = z
   .transform((value) => (value === "" ? undefined : value));
 
 /** Every setting the product reads, by its app-setting name. */
+/** One extra tenant in SYNC_TENANTS; anything it leaves out comes from the top-level settings. */
+const tenantEntrySchema = z
+  .object({
+    tenantId: guid("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+    credentialMode: z.enum(["managedIdentity", "federatedCredential", "clientSecret", "certificate"]).optional(),
+    clientId: guid("00000000-0000-0000-0000-000000000000").optional(),
+    keyVaultSecretName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/).optional(),
+  })
+  .strict();
+
+const tenantListSchema = z
+  .string()
+  .transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: "custom", message: 'must be a JSON array such as [{"tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","credentialMode":"federatedCredential","clientId":"…"}]' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(tenantEntrySchema, { message: 'must be a JSON array such as [{"tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47"}]' }).min(1));
+
 export const settingsSchema = z
   .object({
-    ENTRA_TENANT_ID: guid("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+    ENTRA_TENANT_ID: guid("72f988bf-86f1-41af-91ab-2d7cd011db47").optional(),
+    SYNC_TENANTS: tenantListSchema.optional(),
     ENTRA_CREDENTIAL_MODE: z
       .enum(["managedIdentity", "federatedCredential", "clientSecret", "certificate"], {
         message: "must be one of managedIdentity, federatedCredential, clientSecret, certificate",
@@ -63,6 +86,13 @@ export const settingsSchema = z
     SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(8),
   })
   .superRefine((settings, context) => {
+    if (!settings.ENTRA_TENANT_ID && !settings.SYNC_TENANTS) {
+      context.addIssue({ code: "custom", path: ["ENTRA_TENANT_ID"], message: "is required: the directory's tenant id, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 (or list tenants in SYNC_TENANTS)" });
+    }
+    const ids = [settings.ENTRA_TENANT_ID, ...(settings.SYNC_TENANTS ?? []).map((tenant) => tenant.tenantId)].filter(Boolean);
+    if (new Set(ids).size !== ids.length) {
+      context.addIssue({ code: "custom", path: ["SYNC_TENANTS"], message: "lists a tenant twice; each tenantId may appear once (ENTRA_TENANT_ID counts too)" });
+    }
     const mode = settings.ENTRA_CREDENTIAL_MODE;
     if (mode !== "managedIdentity" && !settings.ENTRA_CLIENT_ID) {
       context.addIssue({ code: "custom", path: ["ENTRA_CLIENT_ID"], message: `is required when ENTRA_CREDENTIAL_MODE is ${mode}; set it to the app registration's client id (a GUID)` });
@@ -80,14 +110,19 @@ export const settingsSchema = z
 
 export type RawSettings = z.infer<typeof settingsSchema>;
 
-/** Validated settings in the shape the composition root uses. */
-export interface Settings {
+/** What differs between the tenants one deployment syncs. */
+export interface TenantSettings {
   tenantId: string;
   credentialMode: CredentialMode;
   clientId: string | undefined;
+  keyVaultSecretName: string | undefined;
+}
+
+/** Validated settings in the shape the composition root uses; the top-level tenant fields are the first tenant's. */
+export interface Settings extends TenantSettings {
+  tenants: TenantSettings[];
   managedIdentityClientId: string | undefined;
   keyVaultUrl: string | undefined;
-  keyVaultSecretName: string | undefined;
   secretExpiryWarningDays: number;
   cloud: CloudName;
   graphEndpoint: string;
@@ -122,13 +157,27 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   }
   const raw = parsed.data;
   const cloud = cloudEndpoints[raw.ENTRA_CLOUD];
+  const defaults: Omit<TenantSettings, "tenantId"> = { credentialMode: raw.ENTRA_CREDENTIAL_MODE, clientId: raw.ENTRA_CLIENT_ID, keyVaultSecretName: raw.KEY_VAULT_SECRET_NAME };
+  const tenants: TenantSettings[] = [
+    ...(raw.ENTRA_TENANT_ID ? [{ tenantId: raw.ENTRA_TENANT_ID, ...defaults }] : []),
+    ...(raw.SYNC_TENANTS ?? []).map((tenant) => ({
+      tenantId: tenant.tenantId,
+      credentialMode: tenant.credentialMode ?? defaults.credentialMode,
+      clientId: tenant.clientId ?? defaults.clientId,
+      keyVaultSecretName: tenant.keyVaultSecretName ?? defaults.keyVaultSecretName,
+    })),
+  ];
+  for (const tenant of tenants) {
+    if (tenant.credentialMode !== "managedIdentity" && !tenant.clientId) throw new SettingsError(`Setting SYNC_TENANTS: tenant ${tenant.tenantId} uses ${tenant.credentialMode} and needs a clientId (the app registration's client id, a GUID).`);
+    if ((tenant.credentialMode === "clientSecret" || tenant.credentialMode === "certificate") && !(tenant.keyVaultSecretName && raw.KEY_VAULT_URL)) {
+      throw new SettingsError(`Setting SYNC_TENANTS: tenant ${tenant.tenantId} uses ${tenant.credentialMode} and needs keyVaultSecretName and KEY_VAULT_URL.`);
+    }
+  }
   return {
-    tenantId: raw.ENTRA_TENANT_ID,
-    credentialMode: raw.ENTRA_CREDENTIAL_MODE,
-    clientId: raw.ENTRA_CLIENT_ID,
+    ...tenants[0]!,
+    tenants,
     managedIdentityClientId: raw.MANAGED_IDENTITY_CLIENT_ID,
     keyVaultUrl: raw.KEY_VAULT_URL,
-    keyVaultSecretName: raw.KEY_VAULT_SECRET_NAME,
     secretExpiryWarningDays: raw.SECRET_EXPIRY_WARNING_DAYS,
     cloud: raw.ENTRA_CLOUD,
     graphEndpoint: raw.GRAPH_ENDPOINT ?? cloud.graphEndpoint,
@@ -141,4 +190,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     graphMaxRetries: raw.GRAPH_MAX_RETRIES,
     writeConcurrency: raw.SYNC_WRITE_CONCURRENCY,
   };
+}
+
+/** The settings one tenant's sync runs with; undefined for a tenant this deployment does not sync. */
+export function settingsForTenant(settings: Settings, tenantId: string): Settings | undefined {
+  const tenant = settings.tenants.find((candidate) => candidate.tenantId === tenantId.toLowerCase());
+  return tenant ? { ...settings, ...tenant } : undefined;
 }

@@ -23,6 +23,10 @@ export interface SyncRequest {
   runId?: string;
   /** Epoch ms after which the run stops between pages, saves its place and reports "paused". */
   deadline?: number;
+  /** The paused run this one continues: its id, start time and counts carry on. */
+  continues?: SyncRunSummary;
+  /** Called after each page's checkpoint; a lease holder renews here, and throwing stops the run. */
+  heartbeat?: () => Promise<void>;
 }
 
 export interface SyncProgress {
@@ -58,8 +62,9 @@ export class SyncEngine {
   async run(request: SyncRequest = {}): Promise<SyncResult> {
     const { store, state, runLog, tenantId } = this.deps;
     const started = new Date();
+    const previous = request.continues;
     const summary: SyncRunSummary = {
-      runId: request.runId ?? newRunId(started),
+      runId: previous?.runId ?? request.runId ?? newRunId(started),
       tenantId,
       trigger: request.trigger ?? "manual",
       requestedBy: request.requestedBy,
@@ -79,6 +84,7 @@ export class SyncEngine {
       stateWrites: state.metrics,
       warnings: [],
       error: undefined,
+      ...(previous ? carriedOver(previous) : {}),
     };
     const graphAtStart = { ...summary.graph };
     const directoryAtStart = { ...store.metrics };
@@ -107,10 +113,10 @@ export class SyncEngine {
     }
     const ended = new Date();
     summary.endedAt = ended.toISOString();
-    summary.durationMs = ended.getTime() - started.getTime();
-    summary.graph = difference(summary.graph, graphAtStart);
-    summary.directoryWrites = difference(store.metrics, directoryAtStart);
-    summary.stateWrites = difference(state.metrics, stateAtStart);
+    summary.durationMs = ended.getTime() - Date.parse(summary.startedAt);
+    summary.graph = sum(difference(summary.graph, graphAtStart), previous?.graph);
+    summary.directoryWrites = sum(difference(store.metrics, directoryAtStart), previous?.directoryWrites);
+    summary.stateWrites = sum(difference(state.metrics, stateAtStart), previous?.stateWrites);
     await runLog.save(summary).catch((error: unknown) => logger.error(`Could not save the run record: ${(error as Error).message}`));
     logger.info(
       `Sync ${summary.status} in ${summary.durationMs} ms: users +${summary.users.created} ~${summary.users.updated} -${summary.users.deleted + summary.users.softDeleted}, ` +
@@ -136,14 +142,14 @@ export class SyncEngine {
     const startFullRead = (storeWasEmpty: boolean): void => {
       current = { ...current, nextLink: undefined, pendingDeltaLink: undefined, fullReadGeneration: summary.runId, storeWasEmpty, pages: 0, objects: 0 };
     };
-    if (current.pendingDeltaLink && request.mode !== "full") {
+    // A continuation resumes from the checkpoints; only a fresh full request starts the reads over.
+    const forceFull = request.mode === "full" && !request.continues;
+    if (current.pendingDeltaLink && !forceFull) {
       progress.completed = true;
       progress.fullRead = current.fullReadGeneration !== undefined;
       return;
     }
-    if (request.mode === "full" || (!current.deltaLink && !current.nextLink)) {
-      if (!(current.nextLink && current.fullReadGeneration && request.mode !== "full")) startFullRead(storeEmptyAtStart);
-    }
+    if (forceFull || (!current.deltaLink && !current.nextLink)) startFullRead(storeEmptyAtStart);
     let cursor: DeltaCursor = current.nextLink ? { kind: "link", url: current.nextLink } : current.fullReadGeneration ? { kind: "initial" } : { kind: "link", url: current.deltaLink! };
     if (current.nextLink) logger.info(`Resuming the ${stream} read at page ${current.pages + 1}`);
     const startedAt = Date.now();
@@ -183,6 +189,7 @@ export class SyncEngine {
       current = { ...current, pages: current.pages + 1, objects: current.objects + page.objects.length, nextLink: page.nextLink, pendingDeltaLink: page.nextLink ? undefined : page.deltaLink };
       if (!page.nextLink && !page.deltaLink) throw new Error(`GET ${cursor.kind === "link" ? describe(cursor.url) : stream + "/delta"} answered a page with neither @odata.nextLink nor @odata.deltaLink`);
       if (!dryRun) await state.saveCheckpoint(stream, current);
+      await request.heartbeat?.();
       const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000);
       this.deps.onProgress?.({ stream, pages: progress.pages, objects: progress.objects, objectsPerSecond: progress.objects / seconds });
       if (!page.nextLink) break;
@@ -244,6 +251,31 @@ export class SyncEngine {
     }
     await Promise.all([store.apply("members", memberOps), store.apply("nesting", nestingOps)]);
   }
+}
+
+/** A continuation keeps the paused run's identity and adds to its counts. */
+function carriedOver(previous: SyncRunSummary): Partial<SyncRunSummary> {
+  const copy = structuredClone(previous);
+  return {
+    trigger: copy.trigger,
+    requestedBy: copy.requestedBy,
+    mode: copy.mode,
+    dryRun: copy.dryRun,
+    startedAt: copy.startedAt,
+    streams: copy.streams,
+    users: copy.users,
+    groups: copy.groups,
+    memberships: copy.memberships,
+    transitive: copy.transitive,
+    warnings: copy.warnings,
+  };
+}
+
+function sum<T extends GraphMetrics | StoreMetrics>(now: T, previous: T | undefined): T {
+  if (!previous) return now;
+  const result = { ...now };
+  for (const key of Object.keys(result) as (keyof T)[]) (result[key] as number) = (now[key] as number) + ((previous[key] as number) ?? 0);
+  return result;
 }
 
 function difference<T extends GraphMetrics | StoreMetrics>(now: T, before: T): T {

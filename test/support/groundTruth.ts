@@ -11,9 +11,9 @@ interface ComparableStore {
   memberOf: string[];
 }
 
-function objectLine(id: string, properties: Record<string, unknown>, names: readonly string[], deleted: boolean): string {
+function objectLine(id: string, properties: object, names: readonly string[], deleted: boolean): string {
   const values = names.map((name) => {
-    const value = properties[name];
+    const value = (properties as Record<string, unknown>)[name];
     if (value === null || value === undefined) return `${name}=∅`;
     return `${name}=${Array.isArray(value) ? JSON.stringify(value) : String(value)}`;
   });
