@@ -50,10 +50,11 @@ export async function startAzurite(options: { inMemory?: boolean } = {}): Promis
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
   const location = mkdtempSync(join(tmpdir(), "azurite-"));
   const script = require.resolve("azurite/dist/src/azurite.js");
-  const args = [script, "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--location", location];
+  const args = [script, "--silent", "--skipApiVersionCheck", "--disableTelemetry"];
   args.push("--blobPort", String(blobPort), "--queuePort", String(queuePort), "--tablePort", String(tablePort));
-  if (options.inMemory !== false) args.push("--inMemoryPersistence");
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  // Azurite refuses --location together with in-memory persistence; the working directory keeps any stray file out of the repo.
+  args.push(...(options.inMemory !== false ? ["--inMemoryPersistence"] : ["--location", location]));
+  const child = spawn(process.execPath, args, { cwd: location, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   try {

@@ -1,0 +1,23 @@
+// The Graph stand-in's public surface: certificate, directory model and the HTTPS server.
+export { ensureStandInCertificate, type StandInCertificate } from "./certificate";
+export {
+  DirectoryModel,
+  isMembershipChange,
+  type ChangeRecord,
+  type ChurnResult,
+  type GenerateOptions,
+  type MemberType,
+  type ModelGroup,
+  type ModelUser,
+  type OtherObjectType,
+} from "./directoryModel";
+export {
+  GraphStandIn,
+  resourceUnitCost,
+  type ExpiredTokenStyle,
+  type RecordedRequest,
+  type StandInFaults,
+  type StandInOptions,
+} from "./graphStandIn";
+export type { ClientAssertionRecord, RegisteredClient } from "./tokenIssuer";
+export type { SoftDeletedMembership, UpdatedObjectProperties } from "./deltaQueryEngine";
