@@ -29,6 +29,8 @@ export interface GraphDeltaReaderOptions {
 const retryableStatuses = new Set([429, 500, 502, 503, 504]);
 /** Error codes Graph uses when a delta token can no longer be used (delta query overview). */
 const expiredTokenCodes = new Set(["syncStateNotFound", "resyncRequired", "syncStateInvalid"]);
+/** Errors @azure/identity raises when no token can be had; retrying the request cannot help. */
+const credentialErrorNames = new Set(["AuthenticationError", "CredentialUnavailableError", "AggregateAuthenticationError", "AuthenticationRequiredError"]);
 /** Backoff when Graph sends no Retry-After: 1 s doubling to at most 60 s. */
 const fallbackBackoffMs = (attempt: number) => Math.min(60_000, 1000 * 2 ** attempt);
 
@@ -78,6 +80,9 @@ export class GraphDeltaReader implements DeltaSource {
         this.metrics.resourceUnits += resourceUnitCost(url);
         response = (await this.client.api(url).responseType(ResponseType.RAW).get()) as Response;
       } catch (error) {
+        // A credential that cannot get a token will not get one by retrying: the admin has something to fix.
+        const cause = credentialErrorOf(error);
+        if (cause) throw new GraphRequestError(`Could not get a Microsoft Graph token for GET ${describe(url)}: ${cause.message}`, undefined, cause.name);
         if (attempt < this.maxRetries) {
           await this.wait(fallbackBackoffMs(attempt));
           continue;
@@ -122,6 +127,18 @@ export class GraphDeltaReader implements DeltaSource {
     if (due > 0) await this.sleep(due);
     this.lastRequestAt = Date.now();
   }
+}
+
+/** The Graph SDK wraps errors from the credential in a GraphError whose code is the original error's name. */
+function credentialErrorOf(error: unknown): Error | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (credentialErrorNames.has(error.name)) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && credentialErrorNames.has(code)) {
+    const inner = (error as { cause?: unknown }).cause;
+    return Object.assign(new Error(inner instanceof Error ? inner.message : error.message || String((error as { body?: unknown }).body ?? "")), { name: code });
+  }
+  return undefined;
 }
 
 /** Retry-After is seconds or an HTTP date (RFC 9110); Graph sends seconds. */

@@ -66,9 +66,9 @@ export class DirectoryStore {
     for await (const entity of this.query(this.tables[kind], fullFilter, select)) yield storedObjectFrom(entity);
   }
 
-  async listDeletedIds(kind: "users" | "groups"): Promise<Set<string>> {
+  async listObjectIds(kind: "users" | "groups", filter: string): Promise<Set<string>> {
     const ids = new Set<string>();
-    for await (const object of this.listObjects(kind, "deleted eq true", ["RowKey"])) ids.add(object.id);
+    for await (const object of this.listObjects(kind, filter, ["RowKey"])) ids.add(object.id);
     return ids;
   }
 

@@ -20,7 +20,8 @@ interface DirectEdge {
 export class MembershipClosure {
   private parentsOf = new Map<string, string[]>();
   private childrenOf = new Map<string, string[]>();
-  private deletedGroups = new Set<string>();
+  /** Groups that exist and are not soft-deleted; a group the store never saw passes on no membership. */
+  private activeGroups = new Set<string>();
   private readonly ancestorCache = new Map<string, string[]>();
   private memberOps: TableOperation[] = [];
   private memberOfOps: TableOperation[] = [];
@@ -31,8 +32,8 @@ export class MembershipClosure {
   ) {}
 
   async run(work: ClosureWork): Promise<void> {
-    const [edges, deletedGroups] = await Promise.all([this.store.listNesting(), this.store.listDeletedIds("groups")]);
-    this.deletedGroups = deletedGroups;
+    const [edges, activeGroups] = await Promise.all([this.store.listNesting(), this.store.listObjectIds("groups", "deleted eq false")]);
+    this.activeGroups = activeGroups;
     for (const { childId, parentId } of edges) {
       push(this.parentsOf, childId, parentId);
       push(this.childrenOf, parentId, childId);
@@ -52,7 +53,7 @@ export class MembershipClosure {
     while (queue.length > 0) {
       const current = queue.pop()!;
       for (const parent of this.parentsOf.get(current) ?? []) {
-        if (seen.has(parent) || this.deletedGroups.has(parent)) continue;
+        if (seen.has(parent) || !this.activeGroups.has(parent)) continue;
         seen.add(parent);
         found.push(parent);
         queue.push(parent);
@@ -62,15 +63,15 @@ export class MembershipClosure {
     return found;
   }
 
-  private desiredRows(memberId: string, memberType: MemberType, memberDeleted: boolean, direct: DirectEdge[]): Map<string, MemberOfRow> {
+  private desiredRows(memberId: string, memberType: MemberType, memberInactive: boolean, direct: DirectEdge[]): Map<string, MemberOfRow> {
     const rows = new Map<string, MemberOfRow>();
     for (const edge of direct) {
-      const directActive = !memberDeleted && !this.deletedGroups.has(edge.groupId);
+      const directActive = !memberInactive && this.activeGroups.has(edge.groupId);
       rows.set(edge.groupId, { memberId, groupId: edge.groupId, memberType, direct: true, directActive, inherited: false });
     }
-    if (memberDeleted) return rows;
+    if (memberInactive) return rows;
     for (const edge of direct) {
-      if (this.deletedGroups.has(edge.groupId)) continue;
+      if (!this.activeGroups.has(edge.groupId)) continue;
       for (const ancestor of this.ancestors(edge.groupId)) {
         // A group in a cycle reaches itself; membership of oneself is meaningless.
         if (ancestor === memberId) continue;
@@ -108,6 +109,13 @@ export class MembershipClosure {
     }
   }
 
+  /** A user or group counts as a member only while the store knows it as active: soft-deleted ones, or ones a full read never returned, do not. */
+  private isInactive(memberId: string, memberType: MemberType, isActiveUser: (id: string) => boolean): boolean {
+    if (memberType === "user") return !isActiveUser(memberId);
+    if (memberType === "group") return !this.activeGroups.has(memberId);
+    return false;
+  }
+
   /** Incremental: only the members marked dirty, plus everyone below a group whose place in the nesting changed. */
   private async recompute(work: ClosureWork): Promise<void> {
     const members = new Map(work.members);
@@ -128,15 +136,15 @@ export class MembershipClosure {
     await forEachConcurrently(members, 16, async ([memberId, memberType]) => {
       const existing = await this.store.listMemberOf(memberId);
       const direct = existing.filter((row) => row.direct).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
-      const deleted = memberType === "user" ? users.get(memberId)?.deleted === true : memberType === "group" && this.deletedGroups.has(memberId);
-      this.reconcile(memberId, this.desiredRows(memberId, memberType as MemberType, deleted, direct), existing, direct);
+      const inactive = this.isInactive(memberId, memberType as MemberType, (id) => users.get(id)?.deleted === false);
+      this.reconcile(memberId, this.desiredRows(memberId, memberType as MemberType, inactive, direct), existing, direct);
       if (this.memberOfOps.length >= flushEvery) await this.flush();
     });
   }
 
   /** After a full read: every member's rows, rebuilt from the Members table in two streaming passes merged by member id. */
   private async rebuildAll(): Promise<void> {
-    const deletedUsers = await this.store.listDeletedIds("users");
+    const activeUsers = await this.store.listObjectIds("users", "deleted eq false");
     const directByMember = new Map<string, { memberType: MemberType; edges: DirectEdge[] }>();
     const interned = new Map<string, string>();
     for await (const row of this.store.listAllMembers()) {
@@ -153,8 +161,8 @@ export class MembershipClosure {
       const entry = directByMember.get(memberId);
       const direct = entry?.edges ?? [];
       const memberType = entry?.memberType ?? existing[0]?.memberType ?? "other";
-      const deleted = memberType === "user" ? deletedUsers.has(memberId) : memberType === "group" && this.deletedGroups.has(memberId);
-      this.reconcile(memberId, this.desiredRows(memberId, memberType, deleted, direct), existing, direct);
+      const inactive = this.isInactive(memberId, memberType, (id) => activeUsers.has(id));
+      this.reconcile(memberId, this.desiredRows(memberId, memberType, inactive, direct), existing, direct);
       directByMember.delete(memberId);
       if (this.memberOfOps.length + this.memberOps.length >= flushEvery) await this.flush();
     };

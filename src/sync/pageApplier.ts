@@ -15,6 +15,32 @@ export interface PageContext {
   now: string;
 }
 
+/** One change a page made to the store, for the change feed: what changed, in which run, when. */
+export interface ChangeEvent {
+  tenantId: string;
+  runId: string;
+  /** When the page was applied (ISO 8601). */
+  at: string;
+  /** userCreated, userUpdated, userSoftDeleted, userRestored, userDeleted, the same for group, membershipAdded, membershipRemoved. */
+  kind: string;
+  /** The user or group; for a membership event, the member. */
+  objectId: string;
+  /** For a membership event, the group. */
+  groupId: string | undefined;
+  description: string;
+}
+
+/** Receives each page's change events after the page's writes have committed. */
+export interface ChangeSink {
+  record(events: ChangeEvent[]): Promise<void>;
+}
+
+/** The events one page collects; pages of the two streams run at once, so each keeps its own. */
+interface PageChanges {
+  at: string;
+  events: ChangeEvent[];
+}
+
 /** What a dry run would have done, a few entries per kind, for the admin to review. */
 export type PlanSample = Record<string, string[]>;
 const planSampleSize = 10;
@@ -28,21 +54,25 @@ export class PageApplier {
     private readonly store: DirectoryStore,
     private readonly state: SyncStateStore,
     private readonly summary: SyncRunSummary,
+    private readonly changeSink?: ChangeSink,
   ) {}
 
   async applyUserPage(changes: ObjectChange<UserProperties>[], context: PageContext): Promise<void> {
     const dirty = new Map<string, string>();
-    const { objectOps, removedForGood } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"));
+    const page: PageChanges = { at: context.now, events: [] };
+    const { objectOps, removedForGood } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"), page);
     if (context.dryRun) return;
     await this.state.markDirty(dirty, []);
     await this.store.apply("users", objectOps);
     await Promise.all(removedForGood.map((id) => this.removeMemberEverywhere(id)));
+    if (page.events.length > 0) await this.changeSink?.record(page.events);
   }
 
   async applyGroupPage(changes: GroupPageChanges, context: PageContext): Promise<void> {
     const dirtyMembers = new Map<string, string>();
     const dirtyGroups = new Set<string>();
-    const { objectOps, removedForGood } = await this.planObjects("groups", mergeAppearances(changes.groups), context, this.summary.groups, (id) => dirtyGroups.add(id));
+    const page: PageChanges = { at: context.now, events: [] };
+    const { objectOps, removedForGood } = await this.planObjects("groups", mergeAppearances(changes.groups), context, this.summary.groups, (id) => dirtyGroups.add(id), page);
     const full = context.fullReadGeneration !== undefined;
     const memberOps: TableOperation[] = [];
     const memberOfOps: TableOperation[] = [];
@@ -53,13 +83,13 @@ export class PageApplier {
       const memberOf = tableKeys.memberOf(this.store.tenantId, change.memberId, change.groupId);
       if (change.removed) {
         this.summary.memberships.removed++;
-        this.note("membershipRemoved", `${change.memberId} from ${change.groupId}`);
+        this.note("membershipRemoved", `${change.memberId} from ${change.groupId}`, page, change.memberId, change.groupId);
         memberOps.push({ kind: "delete", ...member });
         // The MemberOf row may also stand through nesting; the closure step decides whether it goes.
         if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { direct: false, directActive: false } });
       } else {
         this.summary.memberships.added++;
-        this.note("membershipAdded", `${change.memberId} (${change.memberType}) to ${change.groupId}`);
+        this.note("membershipAdded", `${change.memberId} (${change.memberType}) to ${change.groupId}`, page, change.memberId, change.groupId);
         memberOps.push({ kind: "upsert", mode: "Replace", ...member, properties: { memberType: change.memberType, active: true, gen: context.fullReadGeneration ?? "" } });
         if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true } });
       }
@@ -75,6 +105,7 @@ export class PageApplier {
     await Promise.all([this.store.apply("groups", objectOps), this.store.apply("members", memberOps), this.store.apply("nesting", nestingOps)]);
     await this.store.apply("memberOf", memberOfOps);
     await Promise.all(removedForGood.map((id) => this.removeGroupEverywhere(id)));
+    if (page.events.length > 0) await this.changeSink?.record(page.events);
   }
 
   /** Decides the write for each user or group; reads stored rows only where a merge or a count needs them. */
@@ -84,6 +115,7 @@ export class PageApplier {
     context: PageContext,
     counts: ChangeCounts,
     markDirty: (id: string) => void,
+    page: PageChanges,
   ): Promise<{ objectOps: TableOperation[]; removedForGood: string[] }> {
     const full = context.fullReadGeneration !== undefined;
     const objectType = kind === "users" ? "user" : "group";
@@ -107,14 +139,16 @@ export class PageApplier {
         }
         if (!previous) {
           counts.created++;
-          this.note(`${objectType}Created`, describeObject(change.id, properties));
+          this.note(`${objectType}Created`, describeObject(change.id, properties), page, change.id);
+          // A restored object the store never knew may already have membership rows waiting to become active.
+          if (!full) markDirty(change.id);
         } else if (previous.deleted) {
           counts.restored++;
-          this.note(`${objectType}Restored`, describeObject(change.id, properties));
+          this.note(`${objectType}Restored`, describeObject(change.id, properties), page, change.id);
           markDirty(change.id);
         } else if (previous.hash !== hash) {
           counts.updated++;
-          this.note(`${objectType}Updated`, describeObject(change.id, properties));
+          this.note(`${objectType}Updated`, describeObject(change.id, properties), page, change.id);
         } else {
           counts.unchanged++;
         }
@@ -129,7 +163,7 @@ export class PageApplier {
       } else if (change.reason === "changed") {
         if (!previous || previous.deleted) continue;
         counts.softDeleted++;
-        this.note(`${objectType}SoftDeleted`, describeObject(change.id, previous.properties));
+        this.note(`${objectType}SoftDeleted`, describeObject(change.id, previous.properties), page, change.id);
         markDirty(change.id);
         objectOps.push({
           kind: "upsert",
@@ -141,7 +175,7 @@ export class PageApplier {
       } else {
         if (previous) {
           counts.deleted++;
-          this.note(`${objectType}Deleted`, describeObject(change.id, previous.properties));
+          this.note(`${objectType}Deleted`, describeObject(change.id, previous.properties), page, change.id);
         }
         objectOps.push({ kind: "delete", ...key });
         removedForGood.push(change.id);
@@ -187,9 +221,10 @@ export class PageApplier {
     await this.store.apply("memberOf", memberOfOps);
   }
 
-  private note(kind: string, entry: string): void {
+  private note(kind: string, entry: string, page: PageChanges, objectId: string, groupId?: string): void {
     const entries = (this.plan[kind] ??= []);
     if (entries.length < planSampleSize) entries.push(entry);
+    page.events.push({ tenantId: this.summary.tenantId, runId: this.summary.runId, at: page.at, kind, objectId, groupId, description: entry });
   }
 }
 

@@ -12,7 +12,7 @@ import { tableKeys } from "../store/tableKeys";
 import { emptyStoreMetrics, type StoreMetrics, type TableOperation } from "../store/tableWriter";
 import type { Logger } from "../logging/logger";
 import { MembershipClosure } from "./membershipClosure";
-import { PageApplier, type PageContext, type PlanSample } from "./pageApplier";
+import { PageApplier, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
 import { addWarning, emptyChangeCounts, newRunId, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
 export interface SyncRequest {
@@ -51,6 +51,8 @@ export interface SyncEngineDependencies {
   logger: Logger;
   graphMetrics?: GraphMetrics;
   onProgress?: (progress: SyncProgress) => void;
+  /** Receives what each page changed, after its writes (the change feed). */
+  changeSink?: ChangeSink;
 }
 
 /** Thrown inside a stream when the run's deadline passed; the checkpoint is already saved. */
@@ -90,7 +92,7 @@ export class SyncEngine {
     const directoryAtStart = { ...store.metrics };
     const stateAtStart = { ...state.metrics };
     const logger = this.deps.logger.child({ runId: summary.runId, tenantId });
-    const applier = new PageApplier(store, state, summary);
+    const applier = new PageApplier(store, state, summary, this.deps.changeSink);
     logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
     try {
       await store.ensureTables();
@@ -210,7 +212,8 @@ export class SyncEngine {
       const checkpoint = fresh[stream];
       if (checkpoint.fullReadGeneration && !checkpoint.storeWasEmpty) await this.sweep(stream, checkpoint.fullReadGeneration, summary, logger);
     }
-    if (fresh.groups.fullReadGeneration) await state.markDirty(new Map(), [], true);
+    // After a full read of either stream any member's state may have changed, so every MemberOf row is rebuilt.
+    if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration) await state.markDirty(new Map(), [], true);
     const work = await state.readClosureWork();
     if (work.all || work.members.size > 0 || work.groups.size > 0) {
       await new MembershipClosure(this.deps.store, summary).run(work);

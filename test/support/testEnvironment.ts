@@ -54,7 +54,7 @@ export async function startEnvironment(options: { model?: DirectoryModel; standI
       }),
     compose: (settings, composeOptions = {}) => {
       const credential = new ClientSecretCredential(settings.tenantId, standInClient.clientId, standInClient.clientSecret, {
-        authorityHost: standIn.url,
+        authorityHost: settings.authorityHost,
         disableInstanceDiscovery: true,
       });
       const sleeps = composeOptions.sleeps;

@@ -1,0 +1,188 @@
+// Failures halfway, expired tokens, throttling and dry runs: after each the store still equals the directory.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { DirectoryModel } from "../../standin/directoryModel";
+import { GraphStandIn } from "../../standin/graphStandIn";
+import { assertStoreMatches } from "../support/groundTruth";
+import { certDir, startEnvironment, type TestEnvironment } from "../support/testEnvironment";
+import type { DirectorySnapshot } from "../../src/store/directoryStore";
+
+let env: TestEnvironment;
+
+before(async () => {
+  env = await startEnvironment({ model: DirectoryModel.generate({ seed: 23, users: 150, groups: 14 }), standIn: { usersPageSize: 20, groupsPageSize: 3, membersPerGroupAppearance: 6 } });
+});
+after(async () => env?.stop());
+
+function liveUsers(model: DirectoryModel) {
+  return [...model.users.values()].filter((user) => !user.deleted);
+}
+
+function churn(model: DirectoryModel, round: number): void {
+  const users = liveUsers(model);
+  const groups = [...model.groups.values()].filter((group) => !group.deleted);
+  for (let i = 0; i < 30; i++) model.updateUser(users[(round * 13 + i) % users.length]!.id, { jobTitle: `Role ${round}-${i}` });
+  const created = model.createUser({ displayName: `Starter ${round}` });
+  model.addMember(groups[round % groups.length]!.id, created.id);
+  model.hardDeleteUser(users[(round * 7 + 20) % users.length]!.id);
+  model.softDeleteUser(users[(round * 7 + 21) % users.length]!.id);
+  const group = groups[(round + 1) % groups.length]!;
+  const someMember = [...(model.members.get(group.id)?.keys() ?? [])][0];
+  if (someMember) model.removeMember(group.id, someMember);
+}
+
+describe("resilience", () => {
+  test("a full sync killed after some pages is finished by the next run, which resumes instead of starting over", async () => {
+    const settings = env.settings({ GRAPH_MAX_RETRIES: "1" });
+    env.standIn.faults.failAfterGraphRequests(6);
+    const crashed = await env.compose(settings).engine.run();
+    env.standIn.faults.clear();
+    assert.equal(crashed.summary.status, "failed");
+    assert.match(crashed.summary.error ?? "", /GET https:\/\/localhost:\d+\/v1\.0\/(users|groups)\/delta/);
+    const pagesBefore = crashed.summary.streams.users.pages + crashed.summary.streams.groups.pages;
+    assert.ok(pagesBefore > 0, "some pages were applied before the crash");
+
+    const rerun = await env.compose(settings).engine.run();
+    assert.equal(rerun.summary.status, "succeeded", rerun.summary.error);
+    const fullPages = await countFullReadPages(settings);
+    assert.ok(rerun.summary.streams.users.pages + rerun.summary.streams.groups.pages < fullPages, "the rerun resumed from the checkpoints");
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  test("an incremental sync killed halfway is finished by the next run", async () => {
+    const settings = env.settings({ GRAPH_MAX_RETRIES: "1" });
+    await env.compose(settings).engine.run();
+    churn(env.model, 1);
+    env.standIn.faults.failAfterGraphRequests(2);
+    const crashed = await env.compose(settings).engine.run();
+    env.standIn.faults.clear();
+    assert.equal(crashed.summary.status, "failed");
+    const rerun = await env.compose(settings).engine.run();
+    assert.equal(rerun.summary.status, "succeeded", rerun.summary.error);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  for (const style of ["gone", "badRequest"] as const) {
+    test(`an expired delta token (${style === "gone" ? "410 resyncRequired" : "400 syncStateNotFound"}) starts a full read and marks what vanished as deleted`, async () => {
+      const settings = env.settings();
+      await env.compose(settings).engine.run();
+      const vanished = liveUsers(env.model)[5]!;
+      churn(env.model, 2);
+      env.model.hardDeleteUser(vanished.id);
+      env.standIn.faults.expireDeltaTokens(style);
+      const run = await env.compose(settings).engine.run();
+      assert.equal(run.summary.status, "succeeded", run.summary.error);
+      assert.equal(run.summary.streams.users.fullRead, true);
+      assert.equal(run.summary.streams.groups.fullRead, true);
+      assert.ok(run.summary.warnings.some((warning) => /delta token was no longer valid/.test(warning)), run.summary.warnings.join("; "));
+      const snapshot = await env.compose(settings).store.snapshot();
+      // A full read cannot tell a soft delete from a hard one, so users it no longer finds stay, marked deleted.
+      const kept = snapshot.users.find((user) => user.id === vanished.id);
+      assert.equal(kept?.deleted, true);
+      assertStoreMatches(withoutObjectsAbsentFrom(snapshot, env.model), env.model);
+
+      const next = await env.compose(settings).engine.run();
+      assert.equal(next.summary.streams.users.fullRead, false, "the run after the resync is incremental again");
+      assert.equal(next.summary.directoryWrites.entitiesWritten, 0);
+    });
+  }
+
+  test("a throttling storm is ridden out by honouring Retry-After", async () => {
+    const settings = env.settings();
+    const sleeps: number[] = [];
+    env.standIn.faults.throttleNext(5, 2);
+    const run = await env.compose(settings, { sleeps }).engine.run();
+    env.standIn.faults.failNext(2, 503, 1);
+    churn(env.model, 3);
+    const second = await env.compose(settings, { sleeps }).engine.run();
+    env.standIn.faults.clear();
+    assert.equal(run.summary.status, "succeeded", run.summary.error);
+    assert.equal(second.summary.status, "succeeded", second.summary.error);
+    assert.equal(run.summary.graph.throttled, 5);
+    assert.equal(sleeps.filter((ms) => ms === 2000).length, 5, `waits: ${sleeps.join(",")}`);
+    assert.equal(sleeps.filter((ms) => ms === 1000).length, 2, `waits: ${sleeps.join(",")}`);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  test("throttling that never ends fails the run with a message naming the request, and a later run recovers", async () => {
+    const settings = env.settings({ GRAPH_MAX_RETRIES: "3" });
+    env.standIn.faults.throttleNext(1000, 1);
+    const run = await env.compose(settings).engine.run();
+    env.standIn.faults.clear();
+    assert.equal(run.summary.status, "failed");
+    assert.match(run.summary.error ?? "", /GET https:\/\/localhost:\d+\/v1\.0\/(users|groups)\/delta\?… answered 429 \S+ after 4 attempts/);
+    const recovered = await env.compose(settings).engine.run();
+    assert.equal(recovered.summary.status, "succeeded", recovered.summary.error);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  test("a dry run reports the plan but writes no directory table and does not advance the delta token", async () => {
+    const settings = env.settings();
+    const composition = env.compose(settings);
+    await composition.engine.run();
+    churn(env.model, 4);
+    const before = await composition.store.snapshot();
+    const checkpointBefore = await composition.state.readCheckpoint("users");
+    const dry = await env.compose(settings).engine.run({ dryRun: true });
+    assert.equal(dry.summary.status, "succeeded", dry.summary.error);
+    assert.equal(dry.summary.dryRun, true);
+    assert.equal(dry.summary.directoryWrites.entitiesWritten + dry.summary.directoryWrites.entitiesDeleted, 0);
+    assert.ok(dry.summary.users.updated >= 12 && dry.summary.users.created === 1 && dry.summary.users.deleted === 1, JSON.stringify(dry.summary.users));
+    assert.ok((dry.plan.userUpdated ?? []).length > 0, "the plan names who would be updated");
+    assert.deepEqual(await composition.store.snapshot(), before);
+    assert.deepEqual(await composition.state.readCheckpoint("users"), checkpointBefore);
+
+    const real = await env.compose(settings).engine.run();
+    assert.deepEqual(real.summary.users, dry.summary.users, "the real run does what the dry run said");
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  test("a run past its deadline pauses at a checkpoint and its continuation completes it as the same run", async () => {
+    const settings = env.settings();
+    const paused = await env.compose(settings).engine.run({ deadline: Date.now() });
+    assert.equal(paused.summary.status, "paused");
+    let summary = paused.summary;
+    for (let i = 0; i < 100 && summary.status === "paused"; i++) {
+      summary = (await env.compose(settings).engine.run({ continues: summary, deadline: Date.now() })).summary;
+    }
+    assert.equal(summary.status, "succeeded", summary.error);
+    assert.equal(summary.runId, paused.summary.runId);
+    assert.equal(summary.users.created, liveUsers(env.model).length, "counts add up across continuations");
+    const runs = await env.compose(settings).runLog.listRecent(10);
+    assert.equal(runs.length, 1, "continuations update the one run record");
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  test("two tenants share one storage account and table prefix without touching each other", async () => {
+    const otherModel = DirectoryModel.generate({ seed: 99, users: 40, groups: 5 });
+    const other = await GraphStandIn.start({ certDir, model: otherModel, tenantId: "22222222-3333-4444-5555-666666666666" });
+    try {
+      const settings = env.settings();
+      const otherSettings = { ...settings, ...{ tenantId: other.tenantId, tenants: [{ ...settings.tenants[0]!, tenantId: other.tenantId }] }, graphEndpoint: other.url, authorityHost: other.url };
+      await env.compose(settings).engine.run();
+      const composition = env.compose(otherSettings);
+      const otherRun = await composition.engine.run();
+      assert.equal(otherRun.summary.status, "succeeded", otherRun.summary.error);
+      assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+      assertStoreMatches(await composition.store.snapshot(), otherModel);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+/** Counts the pages of a complete full read, to tell a resumed run from one that started over. */
+async function countFullReadPages(settings: ReturnType<TestEnvironment["settings"]>): Promise<number> {
+  const fresh = await env.compose(env.settings()).engine.run({ dryRun: true });
+  void settings;
+  return fresh.summary.streams.users.pages + fresh.summary.streams.groups.pages;
+}
+
+/** Drops users and groups the model no longer has (kept by the store as deleted after a full read). */
+function withoutObjectsAbsentFrom(snapshot: DirectorySnapshot, model: DirectoryModel): DirectorySnapshot {
+  return {
+    ...snapshot,
+    users: snapshot.users.filter((user) => model.users.has(user.id)),
+    groups: snapshot.groups.filter((group) => model.groups.has(group.id)),
+  };
+}
