@@ -32,7 +32,9 @@ export interface MemberOfRow {
 
 /** Hash of the stored content, so a write happens only when something a consumer can see changed. */
 export function contentHash(properties: Record<string, unknown>, deleted: boolean): string {
-  const canonical = JSON.stringify(Object.keys(properties).sort().map((name) => [name, properties[name] ?? null]).concat([["deleted", deleted]]));
+  // Absent and null are the same once stored (Table Storage has no null), so neither takes part in the hash.
+  const present = Object.keys(properties).filter((name) => properties[name] !== null && properties[name] !== undefined);
+  const canonical = JSON.stringify(present.sort().map((name) => [name, properties[name]]).concat([["deleted", deleted]]));
   return createHash("sha256").update(canonical).digest("base64url").slice(0, 22);
 }
 
@@ -71,7 +73,7 @@ const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "oda
 export function storedObjectFrom(entity: Record<string, unknown>): StoredObject {
   const properties: Record<string, string | boolean | null> = {};
   for (const [name, value] of Object.entries(entity)) {
-    if (bookkeeping.has(name)) continue;
+    if (bookkeeping.has(name) || name.startsWith("odata.")) continue;
     if (typeof value === "string" || typeof value === "boolean") properties[name] = value;
   }
   return {

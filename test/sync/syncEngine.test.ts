@@ -66,6 +66,8 @@ describe("sync engine", () => {
     assert.equal(run.users.softDeleted, 1);
     assert.equal(run.users.deleted, 1);
     assert.ok(run.users.updated >= 2);
+    assert.equal(run.groups.updated, 1, "only the group whose description changed is rewritten");
+    assert.equal(run.groups.created, 1);
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
 
     const restoredId = [...env.model.users.values()].find((user) => user.deleted)!.id;
@@ -73,5 +75,103 @@ describe("sync engine", () => {
     const restore = await sync(env.compose(settings));
     assert.equal(restore.users.restored, 1);
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  test("groups: Microsoft 365 soft delete and restore, hard delete, nesting with a cycle, devices and service principals", async () => {
+    const settings = env.settings();
+    const model = env.model;
+    const parent = model.createGroup({ displayName: "All staff", groupTypes: ["Unified"], mailEnabled: true, securityEnabled: false });
+    const middle = model.createGroup({ displayName: "Teachers", securityEnabled: true });
+    const leaf = model.createGroup({ displayName: "Science", securityEnabled: true });
+    const users = [...model.users.values()].filter((user) => !user.deleted);
+    model.addMember(parent.id, middle.id);
+    model.addMember(middle.id, leaf.id);
+    model.addMember(leaf.id, parent.id);
+    model.addMember(leaf.id, users[10]!.id);
+    model.addMember(middle.id, users[10]!.id);
+    model.addMember(leaf.id, model.createOtherObject("device"));
+    model.addMember(leaf.id, model.createOtherObject("servicePrincipal"));
+    const first = await sync(env.compose(settings));
+    assert.equal(first.status, "succeeded", first.error);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), model);
+    const rows = await env.compose(settings).store.listMemberOf(users[10]!.id);
+    const byGroup = new Map(rows.map((row) => [row.groupId, row]));
+    assert.equal(byGroup.get(parent.id)?.inherited, true, "reached through two levels of nesting");
+    assert.equal(byGroup.get(middle.id)?.direct, true);
+    assert.equal(byGroup.get(middle.id)?.inherited, true, "direct and also through the cycle");
+    const leafMembers = await env.compose(settings).store.listMembers(leaf.id);
+    assert.deepEqual(leafMembers.map((row) => row.memberType).sort(), ["device", "group", "servicePrincipal", "user"]);
+
+    model.deleteGroup(parent.id);
+    const softDeleted = await sync(env.compose(settings));
+    assert.equal(softDeleted.groups.softDeleted, 1);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), model);
+    assert.equal((await env.compose(settings).store.listMemberOf(users[10]!.id)).some((row) => row.groupId === parent.id), false, "a soft-deleted group passes on nothing");
+
+    model.restoreGroup(parent.id);
+    model.deleteGroup(leaf.id);
+    const restored = await sync(env.compose(settings));
+    assert.equal(restored.groups.restored, 1);
+    assert.equal(restored.groups.deleted, 1);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), model);
+    assert.deepEqual(await env.compose(settings).store.listMembers(leaf.id), [], "a group deleted for good leaves no member rows");
+  });
+
+  test("a user reached through two paths keeps the group when one path goes", async () => {
+    const settings = env.settings();
+    const model = env.model;
+    const top = model.createGroup({ displayName: "Everyone" });
+    const pathA = model.createGroup({ displayName: "Path A" });
+    const pathB = model.createGroup({ displayName: "Path B" });
+    const user = [...model.users.values()].filter((candidate) => !candidate.deleted)[20]!;
+    model.addMember(top.id, pathA.id);
+    model.addMember(top.id, pathB.id);
+    model.addMember(pathA.id, user.id);
+    model.addMember(pathB.id, user.id);
+    await sync(env.compose(settings));
+    model.removeMember(pathA.id, user.id);
+    const run = await sync(env.compose(settings));
+    assert.equal(run.status, "succeeded", run.error);
+    const topRow = (await env.compose(settings).store.listMemberOf(user.id)).find((row) => row.groupId === top.id);
+    assert.equal(topRow?.inherited, true);
+    model.removeMember(pathB.id, user.id);
+    await sync(env.compose(settings));
+    assert.equal((await env.compose(settings).store.listMemberOf(user.id)).some((row) => row.groupId === top.id), false);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), model);
+  });
+});
+
+describe("sync engine under other documented Graph behaviours", () => {
+  test("changes delivered twice (replays) give the same store", async () => {
+    const replayEnv = await startEnvironment({ model: DirectoryModel.generate({ seed: 5, users: 50, groups: 8 }), standIn: { replayChanges: true } });
+    try {
+      const settings = replayEnv.settings();
+      await replayEnv.compose(settings).engine.run();
+      applyMixedChanges(replayEnv.model);
+      const run = await replayEnv.compose(settings).engine.run();
+      assert.equal(run.summary.status, "succeeded", run.summary.error);
+      assertStoreMatches(await replayEnv.compose(settings).store.snapshot(), replayEnv.model);
+    } finally {
+      await replayEnv.stop();
+    }
+  });
+
+  test("older Graph: soft-deleting a user reports it removed from groups, restoring reports it back", async () => {
+    const olderEnv = await startEnvironment({ model: DirectoryModel.generate({ seed: 6, users: 50, groups: 8 }), standIn: { softDeletedUserMembership: "reportedRemoved", updatedObjectProperties: "selected" } });
+    try {
+      const settings = olderEnv.settings();
+      await olderEnv.compose(settings).engine.run();
+      const member = [...olderEnv.model.members.values()].flatMap((members) => [...members].filter(([, type]) => type === "user").map(([id]) => id))[0]!;
+      olderEnv.model.softDeleteUser(member);
+      await olderEnv.compose(settings).engine.run();
+      assert.equal((await olderEnv.compose(settings).store.listMemberOf(member)).some((row) => row.directActive), false);
+      olderEnv.model.restoreUser(member);
+      const restored = await olderEnv.compose(settings).engine.run();
+      assert.equal(restored.summary.users.restored, 1);
+      assertStoreMatches(await olderEnv.compose(settings).store.snapshot(), olderEnv.model);
+      assert.ok((await olderEnv.compose(settings).store.listMemberOf(member)).some((row) => row.directActive));
+    } finally {
+      await olderEnv.stop();
+    }
   });
 });
