@@ -133,7 +133,9 @@ export class PageApplier {
         const properties = full ? flatten(change.properties) : { ...previous?.properties, ...flatten(change.properties) };
         const hash = contentHash(properties, false);
         const generation = context.fullReadGeneration ?? previous?.generation ?? "";
-        if (this.writtenThisRun.get(change.id) === hash || (previous && !previous.deleted && previous.hash === hash && previous.generation === generation)) {
+        // A later appearance of a group this run already wrote is part of the same object, not another one to count.
+        if (this.writtenThisRun.get(change.id) === hash) continue;
+        if (previous && !previous.deleted && previous.hash === hash && previous.generation === generation) {
           counts.unchanged++;
           continue;
         }

@@ -44,6 +44,7 @@ describe("sync engine", () => {
     assert.equal(first.streams.users.fullRead, true);
     assert.equal(first.users.created, env.model.users.size);
     assert.equal(first.groups.created, env.model.groups.size);
+    assert.equal(first.groups.unchanged, 0, "a group's later appearances in a full read are not counted again");
     assert.ok(first.streams.groups.pages > 1, "groups arrive over several pages");
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
 
