@@ -21,7 +21,7 @@ import {
   type UpdatedObjectProperties,
 } from "./deltaQueryEngine";
 import { DirectoryModel, type MemberType } from "./directoryModel";
-import { TokenIssuer, type AccessTokenClaims, type ClientAssertionRecord, type RegisteredClient } from "./tokenIssuer";
+import { TokenIssuer, type AccessTokenClaims, type ClientAssertionRecord, type RegisteredClient, type TokenSubject, type TokenVerification } from "./tokenIssuer";
 
 export interface StandInOptions {
   /** Default: a fixed GUID. */
@@ -70,6 +70,8 @@ export interface StandInFaults {
   latencyMs: number;
   /** The next count Graph requests answer 429 with Retry-After (default 1 s). */
   throttleNext(count: number, retryAfterSeconds?: number): void;
+  /** Enforce the resource-unit quota per 10 s: "documented" uses the tenant-size quota of throttling-limits, a number overrides it; undefined stops. */
+  enforceQuota(quota: "documented" | number | undefined): void;
   /** The next count Graph requests answer status, with Retry-After when given. */
   failNext(count: number, status: 500 | 502 | 503 | 504, retryAfterSeconds?: number): void;
   /** Every deltaLink and nextLink issued so far becomes invalid: 410 resyncRequired with Location, or 400 syncStateNotFound. */
@@ -154,6 +156,7 @@ export class GraphStandIn {
   private failRetryAfter: number | undefined;
   private crashAfter: number | undefined;
   private readonly resourceUnitWindow = new Map<string, Array<{ at: number; units: number }>>();
+  private enforcedQuota: "documented" | number | undefined;
 
   private constructor(url: string, tenantId: string, model: DirectoryModel, servers: https.Server[], options: StandInOptions) {
     this.url = url;
@@ -177,6 +180,9 @@ export class GraphStandIn {
       set latencyMs(value: number) {
         self.latencyMs = Math.max(0, value);
       },
+      enforceQuota(quota) {
+        self.enforcedQuota = quota;
+      },
       throttleNext(count, retryAfterSeconds = 1) {
         self.throttleRemaining = count;
         self.throttleRetryAfter = retryAfterSeconds;
@@ -198,6 +204,7 @@ export class GraphStandIn {
         self.throttleRemaining = 0;
         self.failRemaining = 0;
         self.crashAfter = undefined;
+        self.enforcedQuota = undefined;
       },
     };
   }
@@ -235,6 +242,31 @@ export class GraphStandIn {
   /** Client assertions presented to the token endpoint, for tests of certificate and federated credentials. */
   get clientAssertions(): readonly ClientAssertionRecord[] {
     return this.issuer.clientAssertions;
+  }
+
+  /** Adds or replaces an app registration at the token endpoint. */
+  registerClient(client: RegisteredClient): void {
+    this.issuer.registerClient(client);
+  }
+
+  /** Changes a registration: rotate or revoke secrets, add certificates or federated credentials, change Graph roles. */
+  updateClient(clientId: string, changes: Partial<Omit<RegisteredClient, "clientId">>): void {
+    this.issuer.updateClient(clientId, changes);
+  }
+
+  /** Signs a token as this Entra stand-in does, for identities that get tokens elsewhere (the managed identity stand-in). */
+  issueAccessToken(subject: TokenSubject, audience: string, version: "1.0" | "2.0" = "1.0"): string {
+    return this.issuer.issueFor(subject, audience, version);
+  }
+
+  /** Verifies a token this stand-in signed for one of the audiences (the Key Vault stand-in checks its callers with it). */
+  verifyAccessToken(token: string, audiences: readonly string[], options: { anyTenant?: boolean } = {}): TokenVerification {
+    return this.issuer.verifyFor(token, { audiences, anyTenant: options.anyTenant });
+  }
+
+  /** Audiences a Graph token may carry here: Graph's identifiers and this stand-in's URL. */
+  graphAudiences(): string[] {
+    return this.issuer.graphAudienceList();
   }
 
   async stop(): Promise<void> {
@@ -303,6 +335,11 @@ export class GraphStandIn {
       const claims = this.authenticate(request);
       if (this.throttleRemaining > 0) {
         this.throttleRemaining--;
+        return this.throttled(ids, claims);
+      }
+      const wait = this.quotaWaitSeconds(claims, resourceUnits);
+      if (wait !== undefined) {
+        this.throttleRetryAfter = wait;
         return this.throttled(ids, claims);
       }
       if (this.failRemaining > 0) {
@@ -602,6 +639,26 @@ export class GraphStandIn {
     return reply;
   }
 
+  private quotaFor(): number {
+    const userCount = this.model.users.size;
+    return userCount < 50 ? resourceUnitQuota.small : userCount <= 500 ? resourceUnitQuota.medium : resourceUnitQuota.large;
+  }
+
+  /** Seconds until the request fits the enforced quota, or undefined when it fits now (throttled requests use no units). */
+  private quotaWaitSeconds(claims: AccessTokenClaims, units: number): number | undefined {
+    if (this.enforcedQuota === undefined) return undefined;
+    const quota = this.enforcedQuota === "documented" ? this.quotaFor() : this.enforcedQuota;
+    const now = Date.now();
+    const window = (this.resourceUnitWindow.get(claims.appid) ?? []).filter((entry) => now - entry.at < throttleWindowMs);
+    let used = window.reduce((sum, entry) => sum + entry.units, 0);
+    if (used + units <= quota) return undefined;
+    for (const entry of window) {
+      used -= entry.units;
+      if (used + units <= quota) return Math.max(1, Math.ceil((entry.at + throttleWindowMs - now) / 1000));
+    }
+    return Math.ceil(throttleWindowMs / 1000);
+  }
+
   /** x-ms-resource-unit always; x-ms-throttle-limit-percentage once the app used over 80 % of its 10-second quota. */
   private usageHeaders(claims: AccessTokenClaims, units: number): Record<string, string> {
     const now = Date.now();
@@ -609,8 +666,7 @@ export class GraphStandIn {
     window.push({ at: now, units });
     this.resourceUnitWindow.set(claims.appid, window);
     const used = window.reduce((sum, entry) => sum + entry.units, 0);
-    const userCount = this.model.users.size;
-    const quota = userCount < 50 ? resourceUnitQuota.small : userCount <= 500 ? resourceUnitQuota.medium : resourceUnitQuota.large;
+    const quota = this.enforcedQuota === undefined || this.enforcedQuota === "documented" ? this.quotaFor() : this.enforcedQuota;
     const headers: Record<string, string> = { "x-ms-resource-unit": String(units) };
     if (used / quota > throttleReportThreshold) headers["x-ms-throttle-limit-percentage"] = (used / quota).toFixed(1);
     return headers;

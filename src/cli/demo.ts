@@ -1,14 +1,12 @@
 // The embedded default: a sample tenant in a local Graph stand-in, synced into Azurite, so a newcomer sees the product work.
 import { ClientSecretCredential } from "@azure/identity";
-import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
 import { loadSettings } from "../config/settings";
 import { compose } from "../compositionRoot";
 import { createLogger, jsonLinesSink } from "../logging/logger";
 import { startAzurite } from "../../standin/azuriteProcess";
-import { ensureStandInCertificate } from "../../standin/certificate";
 import { DirectoryModel } from "../../standin/directoryModel";
 import { GraphStandIn } from "../../standin/graphStandIn";
+import { relaunchTrustingStandIn, standInCertDir } from "../../standin/trustedRelaunch";
 import { formatRunSummary } from "./runReport";
 
 export interface DemoOptions {
@@ -20,17 +18,13 @@ export interface DemoOptions {
 const demoClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
 
 export async function runDemo(options: DemoOptions): Promise<number> {
-  const { certPath } = ensureStandInCertificate(resolve(__dirname, "../../../.standin"));
-  if (process.env.NODE_EXTRA_CA_CERTS !== certPath) {
-    // Node reads extra CA certificates only at start, so the demo restarts itself trusting the stand-in's certificate.
-    const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath } });
-    return child.status ?? 1;
-  }
+  const relaunched = relaunchTrustingStandIn();
+  if (relaunched !== undefined) return relaunched;
   const out = (line = "") => process.stdout.write(`${line}\n`);
   out("Starting Azurite (Table Storage emulator) and a local Microsoft Graph stand-in…");
   const azurite = await startAzurite();
   const model = DirectoryModel.generate({ seed: 2026, users: options.users, groups: options.groups });
-  const standIn = await GraphStandIn.start({ certDir: resolve(__dirname, "../../../.standin"), model });
+  const standIn = await GraphStandIn.start({ certDir: standInCertDir, model });
   try {
     const settings = loadSettings({
       ENTRA_TENANT_ID: standIn.tenantId,

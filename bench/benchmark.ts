@@ -1,0 +1,267 @@
+// `npm run bench`: full, no-op and 1% churn syncs of a generated tenant against Azurite, each measured against the floor.
+import { ClientSecretCredential } from "@azure/identity";
+import { fork } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { loadSettings, type Settings } from "../src/config/settings";
+import { compose, createGraphClient, createTables } from "../src/compositionRoot";
+import { GraphDeltaReader, type DeltaCursor } from "../src/graph/graphDeltaReader";
+import { emptyGraphMetrics } from "../src/graph/graphMetrics";
+import { silentLogger } from "../src/logging/logger";
+import type { DirectoryTables } from "../src/store/directoryStore";
+import { emptyStoreMetrics, TableWriter, type TableOperation } from "../src/store/tableWriter";
+import type { SyncRunSummary } from "../src/sync/syncRun";
+import { startAzurite } from "../standin/azuriteProcess";
+import { relaunchTrustingStandIn } from "../standin/trustedRelaunch";
+import type { StandInCommand } from "./standInProcess";
+
+const benchClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
+/** Transactions in flight for the write floor: well past where Azurite stops getting faster on two cores. */
+const floorWriteConcurrency = 32;
+/** Entities buffered per table while copying for the write floor, to keep memory flat. */
+const floorChunk = 20_000;
+
+interface PhaseResult {
+  phase: string;
+  wallMs: number;
+  graphRequests: number;
+  resourceUnits: number;
+  throttled: number;
+  tableTransactions: number;
+  entitiesWritten: number;
+  peakRssMb: number;
+  status: string;
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      users: { type: "string", default: "100000" },
+      groups: { type: "string", default: "5000" },
+      seed: { type: "string", default: "1" },
+      latency: { type: "string", default: "0" },
+      throttle: { type: "boolean", default: false },
+      "throttle-quota": { type: "string" },
+      churn: { type: "string", default: "0.01" },
+      out: { type: "string" },
+      "skip-floor": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  const number = (name: string, value: string, min: number) => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min) throw new Error(`--${name} must be a number of at least ${min}, such as ${min === 0 ? 100 : 10000}`);
+    return parsed;
+  };
+  return {
+    help: values.help,
+    users: number("users", values.users, 1),
+    groups: number("groups", values.groups, 1),
+    seed: number("seed", values.seed, 0),
+    latencyMs: number("latency", values.latency, 0),
+    throttle: values.throttle || values["throttle-quota"] !== undefined,
+    throttleQuota: values["throttle-quota"] === undefined ? undefined : number("throttle-quota", values["throttle-quota"], 1),
+    churn: number("churn", values.churn, 0),
+    out: values.out,
+    skipFloor: values["skip-floor"],
+  };
+}
+
+/** Samples resident memory while a phase runs; the process-wide maximum would carry one phase's peak into the next. */
+async function measured<T>(work: () => Promise<T>): Promise<{ result: T; wallMs: number; peakRssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  const started = Date.now();
+  try {
+    const result = await work();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, wallMs: Date.now() - started, peakRssMb: Math.round(peak / 1024 / 1024) };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+function phaseOf(phase: string, summary: SyncRunSummary, wallMs: number, peakRssMb: number): PhaseResult {
+  return {
+    phase,
+    wallMs,
+    graphRequests: summary.graph.requests,
+    resourceUnits: summary.graph.resourceUnits,
+    throttled: summary.graph.throttled,
+    tableTransactions: summary.directoryWrites.transactions,
+    entitiesWritten: summary.directoryWrites.entitiesWritten + summary.directoryWrites.entitiesDeleted,
+    peakRssMb,
+    status: summary.status,
+  };
+}
+
+/** The read floor: both delta streams read to the end, concurrently, doing nothing with the pages. */
+async function rawRead(settings: Settings, credential: ClientSecretCredential): Promise<{ requests: number }> {
+  const metrics = emptyGraphMetrics();
+  const reader = new GraphDeltaReader(createGraphClient(credential, settings.graphEndpoint), settings.graphEndpoint, metrics);
+  await Promise.all(
+    (["users", "groups"] as const).map(async (stream) => {
+      let cursor: DeltaCursor = { kind: "initial" };
+      for (;;) {
+        const page = await reader.readPage(stream, cursor);
+        if (!page.nextLink) return;
+        cursor = { kind: "link", url: page.nextLink };
+      }
+    }),
+  );
+  return { requests: metrics.requests };
+}
+
+/** The write floor: the engine's final entities copied into empty tables, grouped by partition, many transactions in flight. */
+async function copyEntities(from: DirectoryTables, to: DirectoryTables, log: (line: string) => void): Promise<{ entities: number; writeMs: number; transactions: number }> {
+  const metrics = emptyStoreMetrics();
+  const writer = new TableWriter(metrics, floorWriteConcurrency);
+  let writeMs = 0;
+  let entities = 0;
+  const keys = ["users", "groups", "members", "memberOf", "nesting"] as const;
+  await Promise.all(keys.map((key) => to[key].createTable()));
+  for (const key of keys) {
+    let chunk: TableOperation[] = [];
+    const flush = async () => {
+      const started = Date.now();
+      await writer.apply(to[key], chunk);
+      writeMs += Date.now() - started;
+      entities += chunk.length;
+      chunk = [];
+    };
+    for await (const entity of from[key].listEntities<Record<string, string | number | boolean>>()) {
+      const { partitionKey, rowKey, etag: _etag, timestamp: _timestamp, ...properties } = entity as Record<string, string | number | boolean>;
+      for (const name of Object.keys(properties)) if (name.startsWith("odata.")) delete properties[name];
+      chunk.push({ kind: "upsert", mode: "Replace", partitionKey: String(partitionKey), rowKey: String(rowKey), properties });
+      if (chunk.length >= floorChunk) await flush();
+    }
+    await flush();
+    log(`  write floor: ${key} copied (${entities} entities so far, ${Math.round(writeMs / 1000)} s writing)`);
+  }
+  return { entities, writeMs, transactions: metrics.transactions };
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  if (options.help) {
+    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--out FILE] [--skip-floor]\n");
+    return 0;
+  }
+  const relaunched = relaunchTrustingStandIn();
+  if (relaunched !== undefined) return relaunched;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  log(`Benchmark: ${options.users} users, ${options.groups} groups, seed ${options.seed}, latency ${options.latencyMs} ms${options.throttle ? `, throttling on (${options.throttleQuota ?? "documented"} RU per 10 s)` : ""}`);
+
+  const standInProcess = fork(resolve(__dirname, "standInProcess.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--max-old-space-size=8192"] });
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  standInProcess.on("message", (message: { id: number; result?: unknown; error?: string }) => {
+    const waiter = pending.get(message.id);
+    pending.delete(message.id);
+    if (message.error) waiter?.reject(new Error(message.error));
+    else waiter?.resolve(message.result);
+  });
+  const ask = <T>(command: StandInCommand): Promise<T> =>
+    new Promise((resolvePromise, reject) => {
+      const id = ++nextId;
+      pending.set(id, { resolve: resolvePromise as (value: unknown) => void, reject });
+      standInProcess.send({ id, command });
+    });
+
+  const azurite = await startAzurite();
+  try {
+    const tenant = await ask<{ url: string; tenantId: string; users: number; groups: number; memberships: number; generatedMs: number }>({
+      type: "start",
+      users: options.users,
+      groups: options.groups,
+      seed: options.seed,
+      latencyMs: options.latencyMs,
+    });
+    log(`  tenant generated in ${tenant.generatedMs} ms: ${tenant.users} users, ${tenant.groups} groups, ${tenant.memberships} direct memberships`);
+    if (options.throttle) await ask({ type: "quota", quota: options.throttleQuota ?? "documented" });
+    const settingsFor = (prefix: string) =>
+      loadSettings({ ENTRA_TENANT_ID: tenant.tenantId, GRAPH_ENDPOINT: tenant.url, AUTHORITY_HOST: tenant.url, DirectoryStorage: azurite.connectionString, TABLE_PREFIX: prefix });
+    const settings = settingsFor("bench");
+    const credential = new ClientSecretCredential(settings.tenantId, benchClient.clientId, benchClient.clientSecret, { authorityHost: tenant.url, disableInstanceDiscovery: true });
+    let lastProgress = 0;
+    const composition = () =>
+      compose(settings, {
+        logger: silentLogger,
+        credential,
+        onProgress: (progress) => {
+          if (Date.now() - lastProgress < 2000) return;
+          lastProgress = Date.now();
+          log(`    ${progress.stream}: ${progress.pages} pages, ${progress.objects} objects, ${Math.round(progress.objectsPerSecond)}/s, rss ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
+        },
+      });
+
+    const phases: PhaseResult[] = [];
+    const runPhase = async (phase: string) => {
+      log(`  ${phase}…`);
+      const { result, wallMs, peakRssMb } = await measured(() => composition().engine.run({ trigger: "cli" }));
+      const row = phaseOf(phase, result.summary, wallMs, peakRssMb);
+      phases.push(row);
+      log(`  ${phase}: ${row.status} in ${(wallMs / 1000).toFixed(1)} s, ${row.graphRequests} Graph requests, ${row.entitiesWritten} entities written`);
+      return result.summary;
+    };
+    await runPhase("full sync");
+    await runPhase("no-op incremental");
+    const churn = await ask<Record<string, number>>({ type: "churn", fraction: options.churn, seed: options.seed + 1 });
+    log(`  churn applied: ${JSON.stringify(churn)}`);
+    const churnSummary = await runPhase(`${options.churn * 100}% churn incremental`);
+
+    let floor: { readMs: number; readRequests: number; writeMs: number; writeEntities: number; writeTransactions: number } | undefined;
+    if (!options.skipFloor) {
+      log("  floor: raw read of both delta streams…");
+      const read = await measured(() => rawRead(settings, credential));
+      log("  floor: copying the final entities with the best batching…");
+      const written = await copyEntities(createTables(settings), createTables(settingsFor("floor")), log);
+      floor = { readMs: read.wallMs, readRequests: read.result.requests, writeMs: written.writeMs, writeEntities: written.entities, writeTransactions: written.transactions };
+    }
+
+    const fullFloorMs = floor ? Math.max(floor.readMs, floor.writeMs) : undefined;
+    const rows = phases.map((phase, index) => ({ ...phase, ratioToFloor: index === 0 && fullFloorMs ? Number((phase.wallMs / fullFloorMs).toFixed(2)) : undefined }));
+    const table = [
+      "phase                      wall s   Graph req   RU    429s   transactions   entities written   peak RSS MB   × floor",
+      ...rows.map(
+        (row) =>
+          `${row.phase.padEnd(26)} ${(row.wallMs / 1000).toFixed(1).padStart(6)}   ${String(row.graphRequests).padStart(9)}   ${String(row.resourceUnits).padStart(4)}  ${String(row.throttled).padStart(5)}   ${String(row.tableTransactions).padStart(12)}   ${String(row.entitiesWritten).padStart(16)}   ${String(row.peakRssMb).padStart(11)}   ${row.ratioToFloor ?? ""}`,
+      ),
+    ];
+    if (floor) {
+      table.push(`floor: raw read ${(floor.readMs / 1000).toFixed(1)} s (${floor.readRequests} requests); write ${(floor.writeMs / 1000).toFixed(1)} s for ${floor.writeEntities} entities in ${floor.writeTransactions} transactions`);
+    }
+    const churnRows = churn.usersChanged! + churn.usersCreated! + churn.usersDeleted! + churn.membershipsAdded! + churn.membershipsRemoved!;
+    table.push(`churn: ${churnRows} directory changes made; the run wrote ${churnSummary.directoryWrites.entitiesWritten + churnSummary.directoryWrites.entitiesDeleted} entities`);
+    process.stdout.write(`${table.join("\n")}\n`);
+
+    const report = {
+      command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 1024 ** 3), node: process.version, platform: process.platform },
+      startedAt: new Date().toISOString(),
+      options,
+      tenant,
+      phases: rows,
+      floor,
+      churn,
+    };
+    const out = options.out ?? join(resolve(__dirname, "../../bench-results"), `bench-${options.users}u-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+    mkdirSync(resolve(out, ".."), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    log(`Results written to ${out}`);
+    return phases.every((phase) => phase.status === "succeeded") ? 0 : 1;
+  } finally {
+    await ask({ type: "stop" }).catch(() => undefined);
+    await azurite.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
