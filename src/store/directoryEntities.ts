@@ -106,10 +106,11 @@ export function objectEntity(
   };
 }
 
-export function memberOfRowFrom(tenantId: string, entity: Record<string, unknown>): MemberOfRow {
+export function memberOfRowFrom(entity: Record<string, unknown>): MemberOfRow {
+  const [memberId = "", groupId = ""] = String(entity.rowKey).split("_");
   return {
-    memberId: String(entity.partitionKey).slice(tenantId.length + 1),
-    groupId: String(entity.rowKey),
+    memberId,
+    groupId,
     memberType: (entity.memberType as MemberType) ?? "other",
     direct: entity.direct === true,
     directActive: entity.directActive === true,

@@ -2,7 +2,7 @@
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { MemberType } from "../directory/directoryObjects";
 import { memberOfRowFrom, storedObjectFrom, type MemberOfRow, type StoredObject } from "./directoryEntities";
-import { tableKeys, tenantPartitionRange, idFromPartitionKey } from "./tableKeys";
+import { memberOfRange, tableKeys, tenantPartitionRange, idFromPartitionKey } from "./tableKeys";
 import type { DirectoryTableNames } from "./tableNames";
 import { statusOf, TableWriter, type StoreMetrics, type TableOperation } from "./tableWriter";
 import { forEachConcurrently } from "../sync/concurrency";
@@ -81,14 +81,13 @@ export class DirectoryStore {
 
   async listMemberOf(memberId: string): Promise<MemberOfRow[]> {
     const rows: MemberOfRow[] = [];
-    const partitionKey = tableKeys.memberOf(this.tenantId, memberId, "").partitionKey;
-    for await (const entity of this.query(this.tables.memberOf, `PartitionKey eq '${partitionKey}'`)) rows.push(memberOfRowFrom(this.tenantId, entity));
+    for await (const entity of this.query(this.tables.memberOf, memberOfRange(this.tenantId, memberId))) rows.push(memberOfRowFrom(entity));
     return rows;
   }
 
   async *listAllMemberOf(filter?: string): AsyncIterable<MemberOfRow> {
     const fullFilter = filter ? `${tenantPartitionRange(this.tenantId)} and (${filter})` : tenantPartitionRange(this.tenantId);
-    for await (const entity of this.query(this.tables.memberOf, fullFilter)) yield memberOfRowFrom(this.tenantId, entity);
+    for await (const entity of this.query(this.tables.memberOf, fullFilter)) yield memberOfRowFrom(entity);
   }
 
   async listMembers(groupId: string): Promise<MemberRow[]> {

@@ -32,7 +32,8 @@ export const tableKeys = {
   user: (tenantId: string, userId: string) => ({ partitionKey: `${tenantId}_${bucketOf(userId)}`, rowKey: userId }),
   group: (tenantId: string, groupId: string) => ({ partitionKey: `${tenantId}_${bucketOf(groupId)}`, rowKey: groupId }),
   member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}`, rowKey: memberId }),
-  memberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId}`, rowKey: groupId }),
+  // 256 partitions by the member id's first two hex digits: one member's rows stay in one partition, and writes batch across members.
+  memberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId.slice(0, 2)}`, rowKey: `${memberId}_${groupId}` }),
   nesting: (tenantId: string, childId: string, parentId: string) => ({ partitionKey: tenantId, rowKey: `${childId}_${parentId}` }),
   syncState: (tenantId: string, name: string) => ({ partitionKey: tenantId, rowKey: name }),
 } as const;
@@ -41,6 +42,12 @@ export const tableKeys = {
 export function tenantPartitionRange(tenantId: string): string {
   // "`" is the character after "_", so the range covers exactly the keys that start with `${tenantId}_`.
   return `PartitionKey ge '${tenantId}_' and PartitionKey lt '${tenantId}\`'`;
+}
+
+/** OData filter for one member's rows of the MemberOf table: one partition, a RowKey range. */
+export function memberOfRange(tenantId: string, memberId: string): string {
+  const { partitionKey } = tableKeys.memberOf(tenantId, memberId, "");
+  return `PartitionKey eq '${partitionKey}' and RowKey ge '${memberId}_' and RowKey lt '${memberId}\`'`;
 }
 
 /** Parses the member or group id back out of a `${tenantId}_${id}` partition key. */
