@@ -12,6 +12,7 @@ import { RunLog } from "./store/runLog";
 import { SyncStateStore } from "./store/syncStateStore";
 import { directoryTableNames } from "./store/tableNames";
 import { emptyStoreMetrics } from "./store/tableWriter";
+import type { ChangeSink } from "./sync/pageApplier";
 import { SyncEngine, type SyncProgress } from "./sync/syncEngine";
 
 export interface CompositionOptions {
@@ -21,6 +22,8 @@ export interface CompositionOptions {
   onProgress?: (progress: SyncProgress) => void;
   /** Replaces waiting on Retry-After (tests). */
   sleep?: (ms: number) => Promise<void>;
+  /** Receives each page's change events (the Functions app's change feed). */
+  changeSink?: ChangeSink;
 }
 
 export interface Composition {
@@ -64,7 +67,8 @@ export function createGraphClient(credential: TokenCredential, graphEndpoint: st
 }
 
 export function compose(settings: Settings, options: CompositionOptions): Composition {
-  const credential = options.credential ?? createDirectoryCredential(settings, { logger: options.logger });
+  const directoryCredential = options.credential ? undefined : createDirectoryCredential(settings, { logger: options.logger });
+  const credential = options.credential ?? directoryCredential!;
   const graphClient = createGraphClient(credential, settings.graphEndpoint);
   const graphMetrics = emptyGraphMetrics();
   const source = new GraphDeltaReader(graphClient, settings.graphEndpoint, graphMetrics, { maxRetries: settings.graphMaxRetries, sleep: options.sleep });
@@ -73,6 +77,6 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const stateMetrics = emptyStoreMetrics();
   const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
-  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress });
+  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
   return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
 }

@@ -21,3 +21,6 @@ export {
 } from "./graphStandIn";
 export type { ClientAssertionRecord, RegisteredClient } from "./tokenIssuer";
 export type { SoftDeletedMembership, UpdatedObjectProperties } from "./deltaQueryEngine";
+export { KeyVaultStandIn, type KeyVaultStandInOptions, type SecretWriteOptions, type VaultRequest } from "./keyVaultStandIn";
+export { ManagedIdentityStandIn, tokenExchangeAudiences, type IdentityRequest, type ManagedIdentity, type ManagedIdentityStandInOptions } from "./managedIdentityStandIn";
+export { keyVaultAudiences, storageAudiences, type FederatedIdentityCredential, type TokenSubject } from "./tokenIssuer";

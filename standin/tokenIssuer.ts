@@ -1,10 +1,34 @@
-// The stand-in's Entra token endpoint and OpenID discovery: issues and verifies client-credentials access tokens for Graph.
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+// The stand-in's Entra token endpoint and OpenID discovery: issues and verifies client-credentials access tokens for Graph and Azure resources.
+import { constants as cryptoConstants, createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, verify as verifySignature, X509Certificate } from "node:crypto";
+
+/** A trust from an app registration to tokens of another issuer (workload identity federation), as Graph's federatedIdentityCredential. */
+export interface FederatedIdentityCredential {
+  name?: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
+}
 
 export interface RegisteredClient {
   clientId: string;
-  clientSecret: string;
+  /** The app's client secret; undefined for an app that has none. */
+  clientSecret?: string;
+  /** Further secrets valid at the same time, as an app holds during a rotation. */
+  clientSecrets?: string[];
   roles?: string[];
+  /** PEM certificates (public part) whose private keys may sign client assertions (x5t / x5t#S256). */
+  certificates?: string[];
+  /** Issuers whose tokens this app accepts as client assertions (workload identity federation). */
+  federatedCredentials?: FederatedIdentityCredential[];
+}
+
+/** Who an access token is for when the issuer signs one outside the token endpoint (managed identities). */
+export interface TokenSubject {
+  appId: string;
+  objectId: string;
+  tenantId: string;
+  roles?: string[];
+  displayName?: string;
 }
 
 export interface ClientAssertionRecord {
@@ -20,6 +44,8 @@ export interface AccessTokenClaims {
   tid: string;
   appid: string;
   azp: string;
+  oid: string;
+  sub: string;
   roles: string[];
   iat: number;
   nbf: number;
@@ -37,6 +63,13 @@ export interface TokenEndpointResponse {
 
 /** Microsoft Graph as an audience: its application ID URI and its well-known application id. */
 const graphAudiences = ["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+/** Key Vault and Storage as audiences (resource URIs and first-party app ids), for tokens the vault stand-in and check accept. */
+export const keyVaultAudiences = ["https://vault.azure.net", "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"];
+export const storageAudiences = ["https://storage.azure.com", "e406a681-f3d4-42a8-90b6-c2b029497af1"];
+/** Algorithms Entra accepts on certificate-signed client assertions (certificate-credentials). */
+const assertionAlgorithms = new Set(["RS256", "PS256"]);
+/** Clock skew Entra tolerates on assertion lifetimes; five minutes is the usual allowance. */
+const clockSkewSeconds = 300;
 const clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** Scopes MSAL adds to every request; the real endpoint ignores them for client credentials. */
 const oidcScopes = new Set(["openid", "profile", "offline_access", "email"]);
@@ -64,13 +97,33 @@ export class TokenIssuer {
   private readonly signingKey = randomBytes(32);
   private readonly keyId = randomBytes(8).toString("hex");
   readonly clientAssertions: ClientAssertionRecord[] = [];
+  /** App registrations by lower-cased client id; tests change them at run time (rotate a secret, add a certificate). */
+  private readonly clients = new Map<string, RegisteredClient>();
 
   constructor(
     private readonly baseUrl: string,
     private readonly tenantId: string,
-    private readonly clients: readonly RegisteredClient[],
+    clients: readonly RegisteredClient[],
     private readonly lifetimeSeconds: number,
-  ) {}
+  ) {
+    for (const client of clients) this.registerClient(client);
+  }
+
+  /** Adds or replaces an app registration. */
+  registerClient(client: RegisteredClient): void {
+    this.clients.set(client.clientId.toLowerCase(), structuredClone(client));
+  }
+
+  /** Changes part of a registration, e.g. `{ clientSecrets: [newSecret] }` to revoke the old secret. */
+  updateClient(clientId: string, changes: Partial<Omit<RegisteredClient, "clientId">>): void {
+    const current = this.clients.get(clientId.toLowerCase());
+    if (!current) throw new Error(`updateClient: no client ${clientId} is registered`);
+    this.clients.set(clientId.toLowerCase(), { ...current, ...structuredClone(changes) });
+  }
+
+  removeClient(clientId: string): void {
+    this.clients.delete(clientId.toLowerCase());
+  }
 
   /** The OpenID Provider Configuration Document of a v2.0 authority, pointing at the stand-in. */
   openIdConfiguration(tenant: string): Record<string, unknown> {
@@ -133,7 +186,7 @@ export class TokenIssuer {
       return this.error(400, "unsupported_grant_type", 70003, `The app requested an unsupported grant type '${grantType}'.`);
     }
     if (!clientId) return this.error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.");
-    const client = this.clients.find((candidate) => candidate.clientId.toLowerCase() === clientId.toLowerCase());
+    const client = this.clients.get(clientId.toLowerCase());
     if (!client) {
       return this.error(
         400,
@@ -157,14 +210,11 @@ export class TokenIssuer {
         return this.error(400, "invalid_request", 50027, `Invalid client_assertion_type '${assertionType ?? ""}'; expected '${clientAssertionType}'.`);
       }
       this.clientAssertions.push({ clientId: client.clientId, assertion: assertion ?? "", at: Date.now() });
-      // Only the subject and issuer are checked for now; signature and audience checks come later.
-      const claims = decodeJwtPart((assertion ?? "").split(".")[1] ?? "");
-      if (!claims || claims["sub"] !== client.clientId || claims["iss"] !== client.clientId) {
-        return this.error(401, "invalid_client", 700021, "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .");
-      }
+      const rejected = this.checkAssertion(client, tenant, assertion ?? "");
+      if (rejected) return rejected;
     } else if (clientSecret === undefined) {
       return this.error(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
-    } else if (clientSecret !== client.clientSecret) {
+    } else if (!acceptedSecrets(client).includes(clientSecret)) {
       return this.error(
         401,
         "invalid_client",
@@ -185,33 +235,41 @@ export class TokenIssuer {
 
   /** A v1.0-shaped Graph access token (as Entra issues for client credentials), HMAC-SHA256 signed. */
   issue(client: RegisteredClient, audience: string = graphAudiences[0] as string, now: number = Math.floor(Date.now() / 1000)): string {
+    // App roles of Graph belong in Graph tokens only; a Key Vault token carries none.
+    const roles = this.graphAudienceList().includes(audience) ? client.roles : [];
+    return this.issueFor({ appId: client.clientId, objectId: client.clientId, tenantId: this.tenantId, roles }, audience, "1.0", now);
+  }
+
+  /** A token for any subject: v1.0 as Graph and Key Vault receive, or v2.0 as a managed identity's api://AzureADTokenExchange token (sub = object id). */
+  issueFor(subject: TokenSubject, audience: string, version: "1.0" | "2.0" = "1.0", now: number = Math.floor(Date.now() / 1000)): string {
     const header = { typ: "JWT", alg: "HS256", kid: this.keyId };
-    const payload = {
-      aud: audience,
-      iss: `https://sts.windows.net/${this.tenantId}/`,
-      iat: now,
-      nbf: now,
-      exp: now + this.lifetimeSeconds,
-      aio: randomBytes(16).toString("base64url"),
-      app_displayname: "Graph stand-in client",
-      appid: client.clientId,
-      azp: client.clientId,
-      appidacr: "1",
-      idp: `https://sts.windows.net/${this.tenantId}/`,
-      idtyp: "app",
-      oid: client.clientId,
-      roles: [...(client.roles ?? [])],
-      sub: client.clientId,
-      tid: this.tenantId,
-      uti: randomBytes(16).toString("base64url"),
-      ver: "1.0",
-    };
+    const common = { aud: audience, iat: now, nbf: now, exp: now + this.lifetimeSeconds, oid: subject.objectId, sub: subject.objectId, tid: subject.tenantId, uti: randomBytes(16).toString("base64url"), idtyp: "app" };
+    const payload =
+      version === "2.0"
+        ? { ...common, iss: `https://login.microsoftonline.com/${subject.tenantId}/v2.0`, azp: subject.appId, azpacr: "2", ver: "2.0" }
+        : {
+            ...common,
+            iss: `https://sts.windows.net/${subject.tenantId}/`,
+            aio: randomBytes(16).toString("base64url"),
+            app_displayname: subject.displayName ?? "Graph stand-in client",
+            appid: subject.appId,
+            azp: subject.appId,
+            appidacr: "1",
+            idp: `https://sts.windows.net/${subject.tenantId}/`,
+            roles: [...(subject.roles ?? [])],
+            ver: "1.0",
+          };
     const signingInput = `${base64UrlJson(header)}.${base64UrlJson(payload)}`;
     return `${signingInput}.${this.sign(signingInput)}`;
   }
 
   /** Checks signature, lifetime, audience and tenant, with the messages Graph's InvalidAuthenticationToken carries. */
   verify(token: string): TokenVerification {
+    return this.verifyFor(token, { audiences: this.graphAudienceList() });
+  }
+
+  /** Verifies a token this issuer signed for one of the audiences; anyTenant accepts tokens of identities homed in other tenants. */
+  verifyFor(token: string, options: { audiences: readonly string[]; anyTenant?: boolean }): TokenVerification {
     const parts = token.split(".");
     if (parts.length !== 3) return { ok: false, message: "CompactToken parsing failed with error code: 80049217" };
     const [headerPart, payloadPart, signature] = parts as [string, string, string];
@@ -226,14 +284,89 @@ export class TokenIssuer {
     const now = Math.floor(Date.now() / 1000);
     if (typeof claims["exp"] !== "number" || claims["exp"] <= now) return { ok: false, message: "Lifetime validation failed, the token is expired." };
     if (typeof claims["nbf"] === "number" && claims["nbf"] > now + 300) return { ok: false, message: "Lifetime validation failed, the token is not yet valid." };
-    if (!this.audiences().includes(String(claims["aud"]))) return { ok: false, message: "Access token validation failure. Invalid audience." };
-    if (claims["tid"] !== this.tenantId) return { ok: false, message: "Access token validation failure. Invalid issuer." };
+    if (!options.audiences.includes(String(claims["aud"]))) return { ok: false, message: "Access token validation failure. Invalid audience." };
+    if (!options.anyTenant && claims["tid"] !== this.tenantId) return { ok: false, message: "Access token validation failure. Invalid issuer." };
     return { ok: true, claims: claims as unknown as AccessTokenClaims };
   }
 
   /** Graph's identifiers, plus the stand-in's own URL: it is the Graph host here, as graph.microsoft.us is in US Government clouds. */
-  private audiences(): string[] {
+  graphAudienceList(): string[] {
     return [...graphAudiences, this.baseUrl];
+  }
+
+  /** Every resource the token endpoint issues tokens for: Graph, Key Vault and Storage. */
+  private audiences(): string[] {
+    return [...this.graphAudienceList(), ...keyVaultAudiences, ...storageAudiences];
+  }
+
+  /** Validates a client assertion: a certificate-signed JWT (iss = sub = client id), or a federated token from a trusted issuer. */
+  private checkAssertion(client: RegisteredClient, tenant: string, assertion: string): TokenEndpointResponse | undefined {
+    const parts = assertion.split(".");
+    const header = decodeJwtPart(parts[0] ?? "");
+    const claims = decodeJwtPart(parts[1] ?? "");
+    if (parts.length !== 3 || !header || !claims) return this.error(401, "invalid_client", 50027, "JWT token is invalid or malformed.");
+    const certificates = client.certificates ?? [];
+    const federated = client.federatedCredentials ?? [];
+    const selfIssued = claims["iss"] === client.clientId && claims["sub"] === client.clientId;
+    // A client registered with neither certificates nor federated credentials keeps the stand-in's first, issuer-and-subject-only check.
+    if (certificates.length === 0 && federated.length === 0) {
+      return selfIssued ? undefined : this.mismatchedClient();
+    }
+    const lifetime = assertionLifetimeProblem(claims);
+    if (selfIssued) {
+      const found = this.findCertificate(certificates, header);
+      if (!found.certificate) {
+        return this.error(
+          401,
+          "invalid_client",
+          700027,
+          `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${found.thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${client.clientId}'.]`,
+        );
+      }
+      const algorithm = String(header["alg"]);
+      if (!assertionAlgorithms.has(algorithm) || !rsaSignatureValid(algorithm, `${parts[0]}.${parts[1]}`, parts[2] as string, found.certificate)) {
+        return this.error(401, "invalid_client", 700027, `Client assertion contains an invalid signature. [Reason - The key was found, but the signature (${algorithm}) does not verify with it., Thumbprint of key used by client: '${found.thumbprint}']`);
+      }
+      const endpoints = [`${this.baseUrl}/${tenant}/oauth2/v2.0/token`, `${this.baseUrl}/${tenant}/oauth2/token`];
+      if (!endpoints.includes(String(claims["aud"]))) {
+        return this.error(401, "invalid_client", 700023, `Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials . Audience: '${String(claims["aud"])}'.`);
+      }
+      if (lifetime) return this.error(401, "invalid_client", 700024, lifetime);
+      return undefined;
+    }
+    const trusted = this.verifyFor(assertion, { audiences: [String(claims["aud"])], anyTenant: true });
+    if (!trusted.ok) return this.error(401, "invalid_client", 700027, `Client assertion failed signature validation: ${trusted.message}`);
+    if (lifetime) return this.error(401, "invalid_client", 700024, lifetime);
+    const issuer = String(claims["iss"]);
+    const subject = String(claims["sub"]);
+    const audience = String(claims["aud"]);
+    const match = federated.find((credential) => credential.issuer === issuer && credential.subject === subject && credential.audiences.includes(audience));
+    if (!match) {
+      return this.error(
+        401,
+        "invalid_client",
+        70021,
+        `No matching federated identity record found for presented assertion. Assertion Issuer: '${issuer}'. Assertion Subject: '${subject}'. Assertion Audience: '${audience}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
+      );
+    }
+    return undefined;
+  }
+
+  private mismatchedClient(): TokenEndpointResponse {
+    return this.error(401, "invalid_client", 700021, "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .");
+  }
+
+  /** The registered certificate the assertion header names by x5t#S256 (SHA-256) or x5t (SHA-1) thumbprint. */
+  private findCertificate(certificates: readonly string[], header: Record<string, unknown>): { certificate: X509Certificate | undefined; thumbprint: string } {
+    const sha256 = typeof header["x5t#S256"] === "string" ? header["x5t#S256"] : undefined;
+    const sha1 = typeof header["x5t"] === "string" ? header["x5t"] : undefined;
+    for (const pem of certificates) {
+      const certificate = new X509Certificate(pem);
+      if (sha256 !== undefined && createHash("sha256").update(certificate.raw).digest("base64url") === sha256) return { certificate, thumbprint: sha256 };
+      if (sha1 !== undefined && createHash("sha1").update(certificate.raw).digest("base64url") === sha1) return { certificate, thumbprint: sha1 };
+    }
+    const shown = sha256 ?? sha1;
+    return { certificate: undefined, thumbprint: shown === undefined ? "(none: the header has neither x5t nor x5t#S256)" : Buffer.from(shown, "base64url").toString("hex").toUpperCase() };
   }
 
   private sign(input: string): string {
@@ -259,4 +392,28 @@ export class TokenIssuer {
       },
     };
   }
+}
+
+function acceptedSecrets(client: RegisteredClient): string[] {
+  return [...(client.clientSecret === undefined ? [] : [client.clientSecret]), ...(client.clientSecrets ?? [])];
+}
+
+/** Why an assertion is outside its lifetime (exp, nbf), in the words of AADSTS700024; undefined when it is valid now. */
+function assertionLifetimeProblem(claims: Record<string, unknown>): string | undefined {
+  const now = Math.floor(Date.now() / 1000);
+  const exp = typeof claims["exp"] === "number" ? claims["exp"] : undefined;
+  const nbf = typeof claims["nbf"] === "number" ? claims["nbf"] : undefined;
+  if (exp !== undefined && exp + clockSkewSeconds > now && (nbf === undefined || nbf - clockSkewSeconds <= now)) return undefined;
+  const when = (seconds: number | undefined) => (seconds === undefined ? "(none)" : entraTimestamp(new Date(seconds * 1000)));
+  return `Client assertion is not within its valid time range. Current time: ${when(now)}, assertion valid from ${when(nbf)}, expiry time of assertion ${when(exp)}.`;
+}
+
+/** RS256 (PKCS#1 v1.5) or PS256 (PSS, salt of digest length, as MSAL signs) over the JWT signing input. */
+function rsaSignatureValid(algorithm: string, signingInput: string, signature: string, certificate: X509Certificate): boolean {
+  const key = certificate.publicKey;
+  const signatureBytes = Buffer.from(signature, "base64url");
+  if (algorithm === "PS256") {
+    return verifySignature("sha256", Buffer.from(signingInput), { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST }, signatureBytes);
+  }
+  return verifySignature("sha256", Buffer.from(signingInput), key, signatureBytes);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command-line entry: runs the same engine as the Functions host, for admins, scripts and the demo.
 import { parseArgs } from "node:util";
+import { formatCheckReport, runConnectionCheck } from "../check/connectionCheck";
 import { loadSettings, SettingsError } from "../config/settings";
 import { compose } from "../compositionRoot";
 import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
@@ -15,6 +16,8 @@ Commands:
   sync [--full] [--dry-run] [--json]   Sync the directory into Table Storage (incremental unless --full)
   export                               Print the stored directory as JSON (users, groups, memberships)
   status [--json] [--limit N]          Show recent runs
+  check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads
+                                       and Table Storage; one line per check with the fix, exit code 1 on any failure
   demo                                 Run a full and an incremental sync against a built-in sample tenant
                                        (starts Azurite and a local Microsoft Graph stand-in; needs no Azure account)
 
@@ -57,6 +60,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const logger: Logger = createLogger(values.verbose ? jsonLinesSink : () => undefined);
   if (command === "demo") return await runDemo({ users: Number(values.users ?? 200), groups: Number(values.groups ?? 20), verbose: values.verbose });
+  if (command === "check") {
+    // The check validates the settings itself, so a bad one is a failed line rather than an exception.
+    const report = await runConnectionCheck(settingsEnvironment(), { logger });
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
+    return report.ok ? 0 : 1;
+  }
   if (!["sync", "export", "status"].includes(command)) {
     process.stderr.write(`Unknown command "${command}".\n\n${usage}\n`);
     return 2;

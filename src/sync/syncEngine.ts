@@ -53,6 +53,8 @@ export interface SyncEngineDependencies {
   onProgress?: (progress: SyncProgress) => void;
   /** Receives what each page changed, after its writes (the change feed). */
   changeSink?: ChangeSink;
+  /** Warnings about the sign-in credential (a secret expiring soon), added at the start of each run; throwing fails the run. */
+  credentialHealth?: () => Promise<string[]>;
 }
 
 /** Thrown inside a stream when the run's deadline passed; the checkpoint is already saved. */
@@ -95,12 +97,25 @@ export class SyncEngine {
     const applier = new PageApplier(store, state, summary, this.deps.changeSink);
     logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
     try {
+      for (const warning of (await this.deps.credentialHealth?.()) ?? []) addWarning(summary, warning);
       await store.ensureTables();
       await runLog.save(summary);
       const checkpoints = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
       // Decided once before either stream writes, so one stream's first page cannot make the other think the store was full.
       const storeEmptyAtStart = !(await store.hasAnyObjects());
-      await Promise.all((["users", "groups"] as const).map((stream) => this.readStream(stream, checkpoints[stream], request, summary, applier, logger, storeEmptyAtStart)));
+      // When one stream stops (failure or deadline) the other stops after its current page, and both are awaited, so nothing writes after the run returns.
+      const stop = { requested: false };
+      const outcomes = await Promise.allSettled(
+        (["users", "groups"] as const).map((stream) =>
+          this.readStream(stream, checkpoints[stream], request, summary, applier, logger, storeEmptyAtStart, stop).catch((error: unknown) => {
+            stop.requested = true;
+            throw error;
+          }),
+        ),
+      );
+      const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
+      const failure = failures.find((error) => !(error instanceof DeadlineReached)) ?? failures[0];
+      if (failure !== undefined) throw failure;
       if (!summary.dryRun) await this.complete(summary, logger);
       summary.status = "succeeded";
     } catch (error) {
@@ -136,6 +151,7 @@ export class SyncEngine {
     applier: PageApplier,
     logger: ReturnType<Logger["child"]>,
     storeEmptyAtStart: boolean,
+    stop: { requested: boolean },
   ): Promise<void> {
     const { state, source } = this.deps;
     const dryRun = summary.dryRun;
@@ -196,7 +212,7 @@ export class SyncEngine {
       this.deps.onProgress?.({ stream, pages: progress.pages, objects: progress.objects, objectsPerSecond: progress.objects / seconds });
       if (!page.nextLink) break;
       cursor = { kind: "link", url: page.nextLink };
-      if (request.deadline !== undefined && Date.now() >= request.deadline) {
+      if (stop.requested || (request.deadline !== undefined && Date.now() >= request.deadline)) {
         prefetched = undefined;
         throw new DeadlineReached();
       }

@@ -25,8 +25,15 @@ export interface TestEnvironment {
   /** Settings for a fresh table prefix, so tests in one file do not see each other's tables. */
   settings(extra?: Record<string, string>): Settings;
   /** A new composition, as a new process would build it; `sleeps` records Retry-After waits instead of spending them. */
-  compose(settings: Settings, options?: { sleeps?: number[] }): Composition;
+  compose(settings: Settings, options?: ComposeOptions): Composition;
   stop(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  /** Records Retry-After waits instead of spending them. */
+  sleeps?: number[];
+  /** Builds the Graph credential from the settings' credential mode (managed identity, Key Vault…) instead of the stand-in's client secret. */
+  credentialFromSettings?: boolean;
 }
 
 let prefixCounter = 0;
@@ -53,10 +60,12 @@ export async function startEnvironment(options: { model?: DirectoryModel; standI
         ...extra,
       }),
     compose: (settings, composeOptions = {}) => {
-      const credential = new ClientSecretCredential(settings.tenantId, standInClient.clientId, standInClient.clientSecret, {
-        authorityHost: settings.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      const credential = composeOptions.credentialFromSettings
+        ? undefined
+        : new ClientSecretCredential(settings.tenantId, standInClient.clientId, standInClient.clientSecret, {
+            authorityHost: settings.authorityHost,
+            disableInstanceDiscovery: true,
+          });
       const sleeps = composeOptions.sleeps;
       return compose(settings, {
         logger,

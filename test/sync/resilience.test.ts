@@ -36,6 +36,9 @@ describe("resilience", () => {
     const settings = env.settings({ GRAPH_MAX_RETRIES: "1" });
     env.standIn.faults.failAfterGraphRequests(6);
     const crashed = await env.compose(settings).engine.run();
+    const requestsWhenReturned = env.standIn.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(env.standIn.requests.length, requestsWhenReturned, "neither stream goes on after the run has returned");
     env.standIn.faults.clear();
     assert.equal(crashed.summary.status, "failed");
     assert.match(crashed.summary.error ?? "", /GET https:\/\/localhost:\d+\/v1\.0\/(users|groups)\/delta/);
