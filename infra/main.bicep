@@ -68,6 +68,21 @@ param graphMaxRetries int = 6
 @maxValue(64)
 param syncWriteConcurrency int = 8
 
+@description('Seconds a sync run\'s lease lasts without renewal; a crashed run is taken over after it.')
+@minValue(60)
+@maxValue(86400)
+param syncLeaseTtlSeconds int = 600
+
+@description('Seconds one worker invocation runs before handing the rest to a continuation (below the function timeout).')
+@minValue(60)
+@maxValue(1200)
+param syncRunBudgetSeconds int = 480
+
+@description('Days run records and change events are kept.')
+@minValue(1)
+@maxValue(3650)
+param runRetentionDays int = 90
+
 @description('Grant the managed identity User.Read.All and GroupMember.Read.All on Microsoft Graph (needs Privileged Role Administrator).')
 param grantGraphPermissions bool = false
 
@@ -220,6 +235,9 @@ module functionApp 'app/function.bicep' = {
     syncSchedule: syncSchedule
     graphMaxRetries: graphMaxRetries
     syncWriteConcurrency: syncWriteConcurrency
+    syncLeaseTtlSeconds: syncLeaseTtlSeconds
+    syncRunBudgetSeconds: syncRunBudgetSeconds
+    runRetentionDays: runRetentionDays
   }
 }
 

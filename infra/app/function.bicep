@@ -92,6 +92,15 @@ param graphMaxRetries int
 @description('Parallel table writes during a sync.')
 param syncWriteConcurrency int
 
+@description('Seconds a run\'s lease lasts without renewal.')
+param syncLeaseTtlSeconds int
+
+@description('Seconds one worker invocation runs before a continuation.')
+param syncRunBudgetSeconds int
+
+@description('Days run records and change events are kept.')
+param runRetentionDays int
+
 // Every app setting of the app, in one list; entries with an empty value are dropped so the code's defaults apply.
 var appSettings = filter(
   [
@@ -122,6 +131,9 @@ var appSettings = filter(
     { name: 'SYNC_SCHEDULE', value: syncSchedule }
     { name: 'GRAPH_MAX_RETRIES', value: string(graphMaxRetries) }
     { name: 'SYNC_WRITE_CONCURRENCY', value: string(syncWriteConcurrency) }
+    { name: 'SYNC_LEASE_TTL_SECONDS', value: string(syncLeaseTtlSeconds) }
+    { name: 'SYNC_RUN_BUDGET_SECONDS', value: string(syncRunBudgetSeconds) }
+    { name: 'RUN_RETENTION_DAYS', value: string(runRetentionDays) }
   ],
   setting => !empty(setting.value)
 )

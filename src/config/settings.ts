@@ -84,6 +84,10 @@ export const settingsSchema = z
     SYNC_SCHEDULE: z.string().trim().min(1).default("0 0 2 * * *"),
     GRAPH_MAX_RETRIES: positiveInt(6, 20).default(6),
     SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(8),
+    DirectoryStorage__queueServiceUri: httpsUrl("https://mystorage.queue.core.windows.net").optional(),
+    SYNC_LEASE_TTL_SECONDS: positiveInt(600, 86400).default(600),
+    SYNC_RUN_BUDGET_SECONDS: positiveInt(480, 1200).default(480),
+    RUN_RETENTION_DAYS: positiveInt(90, 3650).default(90),
   })
   .superRefine((settings, context) => {
     if (!settings.ENTRA_TENANT_ID && !settings.SYNC_TENANTS) {
@@ -132,6 +136,14 @@ export interface Settings extends TenantSettings {
   syncSchedule: string;
   graphMaxRetries: number;
   writeConcurrency: number;
+  /** Queue endpoint of the DirectoryStorage connection (identity-based); unset with a connection string. */
+  queueServiceUri: string | undefined;
+  /** How long a run's lease lasts unrenewed before another request may take the tenant over. */
+  leaseTtlSeconds: number;
+  /** How long one worker invocation reads pages before it pauses and queues a continuation. */
+  runBudgetSeconds: number;
+  /** Days the run log and change events are kept. */
+  runRetentionDays: number;
 }
 
 /** A setting that is missing or malformed; the message is one line naming it. */
@@ -189,6 +201,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     syncSchedule: raw.SYNC_SCHEDULE,
     graphMaxRetries: raw.GRAPH_MAX_RETRIES,
     writeConcurrency: raw.SYNC_WRITE_CONCURRENCY,
+    queueServiceUri: raw.DirectoryStorage__queueServiceUri,
+    leaseTtlSeconds: raw.SYNC_LEASE_TTL_SECONDS,
+    runBudgetSeconds: raw.SYNC_RUN_BUDGET_SECONDS,
+    runRetentionDays: raw.RUN_RETENTION_DAYS,
   };
 }
 

@@ -1,0 +1,143 @@
+// The host-independent surface the Functions call: one method per function, built once per process from validated settings.
+import type { Settings } from "../config/settings";
+import type { Logger } from "../logging/logger";
+import { ChangeFeed, type ChangePage } from "./changeFeed";
+import { purgeExpired, type PurgeResult } from "./retention";
+import { RunLeases } from "./runLease";
+import { StorageRunQueue, syncRequestQueueName, type RunQueue } from "./runQueue";
+import { requestRun, type RunRequestInput, type RunRequestOutcome } from "./runRequester";
+import { RunRequestLog } from "./runRequests";
+import { processPoisonMessage, processRunMessage, type WorkResult } from "./runWorker";
+import { runLogOf, type ComposeTenant, type ServiceContext, type ServiceTiming } from "./serviceContext";
+import { openQueue, openServiceTables, type ServiceTables } from "./serviceStorage";
+import { readRun, readStatus, type RunView, type SyncStatus } from "./syncStatus";
+
+/** A lease is renewed at least this often (or at a third of a shorter TTL), so one failed renewal never loses it. */
+const maxRenewIntervalMs = 60_000;
+
+export interface SyncServiceOptions {
+  composeTenant: ComposeTenant;
+  /** Replaces the queue the settings describe (tests). */
+  queue?: RunQueue;
+  /** Replaces Date.now (tests). */
+  clock?: () => number;
+  /** Overrides timings derived from settings (tests use a tiny budget). */
+  timing?: Partial<ServiceTiming>;
+}
+
+export interface ChangeQuery {
+  tenantId: string;
+  since?: string;
+  sinceRunId?: string;
+  runId?: string;
+  cursor?: string;
+  limit: number;
+}
+
+/** The run a `sinceRunId` names is not in this tenant's log. */
+export class UnknownRunError extends Error {
+  override name = "UnknownRunError";
+}
+
+export class SyncService {
+  private readonly context: ServiceContext;
+
+  constructor(settings: Settings, options: SyncServiceOptions, tables: ServiceTables = openServiceTables(settings)) {
+    const clock = options.clock ?? Date.now;
+    const leaseTtlMs = options.timing?.leaseTtlMs ?? settings.leaseTtlSeconds * 1000;
+    const timing: ServiceTiming = {
+      leaseTtlMs,
+      renewEveryMs: options.timing?.renewEveryMs ?? Math.min(maxRenewIntervalMs, Math.max(1, Math.floor(leaseTtlMs / 3))),
+      runBudgetMs: options.timing?.runBudgetMs ?? settings.runBudgetSeconds * 1000,
+    };
+    let ready: Promise<void> | undefined;
+    this.context = {
+      settings,
+      tables,
+      leases: new RunLeases(tables.syncState, leaseTtlMs, clock),
+      requests: new RunRequestLog(tables.runRequests),
+      changes: new ChangeFeed(tables.changes),
+      queue: options.queue ?? new StorageRunQueue(openQueue(settings, syncRequestQueueName)),
+      composeTenant: options.composeTenant,
+      clock,
+      timing,
+      ready: () =>
+        (ready ??= Promise.all(Object.values(tables).map((table) => table.createTable())).then(
+          () => undefined,
+          (error: unknown) => {
+            ready = undefined;
+            throw error;
+          },
+        )),
+    };
+  }
+
+  /** The tenant ids this deployment syncs, lower case. */
+  get tenantIds(): string[] {
+    return this.context.settings.tenants.map((tenant) => tenant.tenantId);
+  }
+
+  requestRun(input: RunRequestInput, logger: Logger): Promise<RunRequestOutcome> {
+    return requestRun(this.context, input, logger);
+  }
+
+  /** The timer: one incremental run per tenant, then the retention purge; every tenant is tried even if one fails. */
+  async runSchedule(logger: Logger): Promise<{ requested: RunRequestOutcome[]; purged: PurgeResult[]; failures: string[] }> {
+    const requested: RunRequestOutcome[] = [];
+    const failures: string[] = [];
+    for (const tenantId of this.tenantIds) {
+      try {
+        requested.push(await requestRun(this.context, { tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "schedule", requestedBy: undefined }, logger));
+      } catch (error) {
+        failures.push(`tenant ${tenantId}: ${(error as Error).message}`);
+        logger.error(`Could not request the scheduled run: ${(error as Error).message}`, { tenantId });
+      }
+    }
+    let purged: PurgeResult[] = [];
+    try {
+      purged = await purgeExpired(this.context, this.tenantIds);
+      for (const result of purged) logger.info(`Purged ${result.runs} runs, ${result.requests} run requests and ${result.changes} change events from before ${result.cutoff}`, { tenantId: result.tenantId });
+    } catch (error) {
+      failures.push(`retention purge: ${(error as Error).message}`);
+      logger.error(`The retention purge failed: ${(error as Error).message}`);
+    }
+    return { requested, purged, failures };
+  }
+
+  processRunMessage(message: unknown, options: { dequeueCount: number; logger: Logger }): Promise<WorkResult> {
+    return processRunMessage(this.context, message, options);
+  }
+
+  processPoisonMessage(message: unknown, options: { logger: Logger }): Promise<WorkResult> {
+    return processPoisonMessage(this.context, message, options);
+  }
+
+  readRun(runId: string, tenantId?: string): Promise<RunView | undefined> {
+    return readRun(this.context, runId, tenantId ? [tenantId] : this.tenantIds);
+  }
+
+  readStatus(tenantId?: string): Promise<SyncStatus> {
+    return readStatus(this.context, tenantId ? [tenantId] : this.tenantIds);
+  }
+
+  async readChanges(query: ChangeQuery): Promise<ChangePage> {
+    await this.context.ready();
+    let since = query.since;
+    if (query.sinceRunId !== undefined) {
+      const run = await runLogOf(this.context, query.tenantId).get(query.sinceRunId);
+      const request = run ? undefined : await this.context.requests.get(query.tenantId, query.sinceRunId);
+      const startedAt = run?.startedAt ?? request?.requestedAt;
+      if (!startedAt) throw new UnknownRunError(`run ${query.sinceRunId} is not in the run log of tenant ${query.tenantId}`);
+      // Runs of a tenant never overlap, so the events after a run's start that are not its own belong to later runs.
+      since = startedAt;
+    }
+    return await this.context.changes.page({
+      tenantId: query.tenantId,
+      since: since === undefined ? undefined : new Date(since).toISOString(),
+      runId: query.runId,
+      excludeRunId: query.sinceRunId,
+      cursor: query.cursor,
+      limit: query.limit,
+    });
+  }
+}

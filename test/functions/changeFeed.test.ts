@@ -1,0 +1,176 @@
+// The change feed and retention: what changed in which run, read since a time or a run a page at a time, and purged when old.
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, test } from "node:test";
+import type { HttpResponseInit, Timer } from "@azure/functions";
+import { getSyncChanges } from "../../functions/getSyncChanges";
+import { getSyncStatus } from "../../functions/getSyncStatus";
+import { requestSync } from "../../functions/requestSync";
+import { scheduledSync } from "../../functions/scheduledSync";
+import type { Settings } from "../../src/config/settings";
+import type { ChangeEvent } from "../../src/service/changeFeed";
+import { useSyncService } from "../../src/service/serviceProvider";
+import { openServiceTables } from "../../src/service/serviceStorage";
+import { SyncService } from "../../src/service/syncService";
+import { DirectoryModel } from "../../standin/directoryModel";
+import { startEnvironment, type TestEnvironment } from "../support/testEnvironment";
+import { clearQueue, drainWorker, httpRequest, installService, invocation, requestQueue, standInComposer } from "./support/functionsHarness";
+
+let env: TestEnvironment;
+const dayMs = 86_400_000;
+
+before(async () => {
+  env = await startEnvironment({ model: DirectoryModel.generate({ seed: 41, users: 30, groups: 6 }), standIn: { usersPageSize: 10, groupsPageSize: 2, membersPerGroupAppearance: 4 } });
+});
+afterEach(async () => {
+  useSyncService(undefined);
+  await clearQueue(requestQueue(env));
+});
+after(async () => env?.stop());
+
+type Answer = HttpResponseInit & { jsonBody: Record<string, any> };
+
+async function get(handler: typeof getSyncChanges, path: string): Promise<Answer> {
+  const response = await handler(httpRequest({ method: "GET", path }), invocation("test").context);
+  return { ...response, jsonBody: JSON.parse(JSON.stringify(response.jsonBody)) as Record<string, any> };
+}
+
+async function syncNow(body: object): Promise<string> {
+  const response = (await requestSync(httpRequest({ method: "POST", path: "/api/sync", body: JSON.stringify(body), headers: { "content-type": "application/json" } }), invocation("requestSync").context)) as Answer;
+  assert.equal(response.status, 202);
+  await drainWorker(requestQueue(env));
+  return response.jsonBody.runId as string;
+}
+
+/** Follows nextUrl from the first page to the last, as a feed consumer would. */
+async function readAll(path: string): Promise<{ events: ChangeEvent[]; pages: number }> {
+  const events: ChangeEvent[] = [];
+  let pages = 0;
+  for (let next: string | null = path; next !== null; pages++) {
+    const page = await get(getSyncChanges, next);
+    assert.equal(page.status, 200, JSON.stringify(page.jsonBody));
+    events.push(...(page.jsonBody.events as ChangeEvent[]));
+    next = page.jsonBody.nextUrl === null ? null : new URL(page.jsonBody.nextUrl as string).pathname + new URL(page.jsonBody.nextUrl as string).search;
+  }
+  return { events, pages };
+}
+
+const countOf = (events: ChangeEvent[], kind: string) => events.filter((event) => event.kind === kind).length;
+
+async function entityCount(settings: Settings, table: "runs" | "runRequests" | "changes"): Promise<number> {
+  let count = 0;
+  for await (const entity of openServiceTables(settings)[table].listEntities({ queryOptions: { filter: `PartitionKey eq '${settings.tenantId}'` } })) if (entity.rowKey !== "lastSuccess") count++;
+  return count;
+}
+
+describe("change feed", () => {
+  let settings: Settings;
+  let firstRun: string;
+  let secondRun: string;
+  let changed: { updated: string; softDeleted: string; removedFrom: string; removedMember: string };
+
+  before(async () => {
+    settings = env.settings();
+    installService(env, settings);
+    firstRun = await syncNow({ mode: "full" });
+    const users = [...env.model.users.values()].filter((user) => !user.deleted);
+    const group = [...env.model.groups.values()].find((candidate) => (env.model.members.get(candidate.id)?.size ?? 0) > 0)!;
+    const removedMember = [...env.model.members.get(group.id)!.keys()][0]!;
+    changed = { updated: users[0]!.id, softDeleted: users[1]!.id, removedFrom: group.id, removedMember };
+    env.model.updateUser(changed.updated, { jobTitle: "Head of Feeds" });
+    env.model.softDeleteUser(changed.softDeleted);
+    env.model.removeMember(group.id, removedMember);
+    secondRun = await syncNow({});
+  });
+
+  test("the first run's events list every object and membership it created, in time order, across pages", async () => {
+    installService(env, settings);
+    const all = await readAll(`/api/sync/changes?runId=${firstRun}&limit=1000`);
+    assert.equal(all.pages, 1);
+    const { events } = all;
+    assert.ok(events.every((event) => event.runId === firstRun && event.tenantId === settings.tenantId));
+    assert.equal(countOf(events, "userCreated"), env.model.users.size);
+    assert.equal(countOf(events, "groupCreated"), env.model.groups.size);
+    assert.ok(countOf(events, "membershipAdded") > 0);
+    const membership = events.find((event) => event.kind === "membershipAdded")!;
+    assert.ok(membership.groupId && env.model.groups.has(membership.groupId), "a membership event names the group");
+    const times = events.map((event) => event.at);
+    assert.deepEqual(times, [...times].sort(), "oldest first");
+
+    const paged = await readAll(`/api/sync/changes?runId=${firstRun}&limit=7`);
+    assert.equal(paged.pages, Math.ceil(events.length / 7));
+    assert.deepEqual(paged.events, events, "paging returns the same events, each once");
+  });
+
+  test("since a run, the feed holds only what later runs changed", async () => {
+    installService(env, settings);
+    const { events } = await readAll(`/api/sync/changes?sinceRunId=${firstRun}`);
+    assert.ok(events.length > 0);
+    assert.ok(events.every((event) => event.runId === secondRun), "only the second run's events");
+    assert.ok(events.some((event) => event.kind === "userUpdated" && event.objectId === changed.updated));
+    assert.ok(events.some((event) => event.kind === "userSoftDeleted" && event.objectId === changed.softDeleted));
+    assert.ok(events.some((event) => event.kind === "membershipRemoved" && event.objectId === changed.removedMember && event.groupId === changed.removedFrom));
+    assert.equal(countOf(events, "userCreated"), 0);
+
+    const sinceSecond = await readAll(`/api/sync/changes?sinceRunId=${secondRun}`);
+    assert.deepEqual(sinceSecond.events, [], "nothing after the last run");
+  });
+
+  test("since a time, the feed starts at that time", async () => {
+    installService(env, settings);
+    const second = (await readAll(`/api/sync/changes?runId=${secondRun}`)).events;
+    const since = new Date(Date.parse(second[0]!.at)).toISOString().replace(".000Z", "Z");
+    const { events } = await readAll(`/api/sync/changes?since=${encodeURIComponent(since)}&tenantId=${settings.tenantId.toUpperCase()}`);
+    assert.ok(events.length >= second.length);
+    assert.ok(events.every((event) => Date.parse(event.at) >= Date.parse(since)));
+    const everything = (await readAll("/api/sync/changes")).events;
+    assert.ok(everything.length > events.length, "without since, every retained event");
+  });
+
+  test("a dry run records no change events", async () => {
+    installService(env, settings);
+    env.model.updateUser(changed.updated, { jobTitle: "Dry Runner" });
+    const dryRun = await syncNow({ dryRun: true });
+    const { events } = await readAll(`/api/sync/changes?runId=${dryRun}`);
+    assert.deepEqual(events, []);
+  });
+});
+
+describe("status and retention over time", () => {
+  const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
+
+  test("status warns once the last successful sync is older than the delta tokens last", async () => {
+    const settings = env.settings();
+    installService(env, settings);
+    await syncNow({});
+    useSyncService(new SyncService(settings, { composeTenant: standInComposer(env), clock: () => Date.now() + 8 * dayMs }));
+    const status = await get(getSyncStatus, "/api/sync/status");
+    const [tenant] = status.jsonBody.tenants as Array<{ warnings: string[]; lastSuccessfulSyncAt: string }>;
+    assert.ok(tenant!.lastSuccessfulSyncAt);
+    assert.ok(tenant!.warnings.some((warning) => /delta tokens have expired/.test(warning)), JSON.stringify(tenant!.warnings));
+  });
+
+  test("the timer purges runs, requests and change events older than RUN_RETENTION_DAYS and keeps younger ones", async () => {
+    const settings = env.settings({ RUN_RETENTION_DAYS: "30" });
+    installService(env, settings);
+    await syncNow({ mode: "full" });
+    const before = { runs: await entityCount(settings, "runs"), requests: await entityCount(settings, "runRequests"), changes: await entityCount(settings, "changes") };
+    assert.deepEqual({ runs: before.runs, requests: before.requests }, { runs: 1, requests: 1 });
+    assert.ok(before.changes > 0);
+
+    useSyncService(new SyncService(settings, { composeTenant: standInComposer(env), clock: () => Date.now() + 29 * dayMs }));
+    await scheduledSync(timer, invocation("scheduledSync").context);
+    assert.equal(await entityCount(settings, "runs"), 1, "29 days old: kept");
+    assert.equal(await entityCount(settings, "changes"), before.changes);
+    // The timer's own run is worked off; the engine stamps it with today's date, so the next purge takes it too.
+    assert.equal(await drainWorker(requestQueue(env)), 1);
+
+    const purge = invocation("scheduledSync");
+    useSyncService(new SyncService(settings, { composeTenant: standInComposer(env), clock: () => Date.now() + 31 * dayMs }));
+    await scheduledSync(timer, purge.context);
+    assert.equal(await entityCount(settings, "runs"), 0, "31 days old: purged");
+    assert.equal(await entityCount(settings, "changes"), 0);
+    assert.equal(await entityCount(settings, "runRequests"), 2, "only the requests the two timers made remain");
+    const purged = new RegExp(`Purged 2 runs, 1 run requests and ${before.changes} change events`);
+    assert.ok(purge.lines.some((entry) => purged.test(String(entry.line.message)) && entry.line.tenantId === settings.tenantId), JSON.stringify(purge.lines));
+  });
+});

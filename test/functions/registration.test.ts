@@ -1,0 +1,173 @@
+// What the Functions host is told at start-up: every function's name, trigger, route, methods, auth level, schedule and queue.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import Module from "node:module";
+import path from "node:path";
+import { before, describe, test } from "node:test";
+import { loadSettings } from "../../src/config/settings";
+import { occurrencesBetween, parseNcrontab } from "../../src/schedule/ncrontab";
+import { maxDequeueCount, syncPoisonQueueName, syncRequestQueueName } from "../../src/service/runQueue";
+
+const repoRoot = path.resolve(__dirname, "../../..");
+
+interface RegisteredBinding {
+  type: string;
+  direction: string;
+  [property: string]: unknown;
+}
+
+interface Registration {
+  name: string;
+  bindings: Record<string, RegisteredBinding>;
+}
+
+const registrations: Registration[] = [];
+
+/** The worker's core API, which @azure/functions looks up by module name: here it records what the host would receive. */
+const fakeCoreApi = {
+  setProgrammingModel: () => undefined,
+  registerFunction: (metadata: Registration) => {
+    registrations.push(metadata);
+    return { dispose: () => undefined };
+  },
+  registerHook: () => ({ dispose: () => undefined }),
+  log: () => undefined,
+};
+
+function triggerOf(name: string): RegisteredBinding {
+  const registration = registrations.find((candidate) => candidate.name === name);
+  assert.ok(registration, `function ${name} is not registered; registered: ${registrations.map((r) => r.name).join(", ")}`);
+  const triggers = Object.values(registration.bindings).filter((binding) => binding.type.endsWith("Trigger"));
+  assert.equal(triggers.length, 1, `${name} has one trigger`);
+  return triggers[0]!;
+}
+
+/** The files package.json "main" names: the host loads exactly these. */
+function mainFiles(): string[] {
+  const main = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { main: string }).main;
+  const directory = path.join(repoRoot, path.dirname(main));
+  const pattern = new RegExp(`^${path.basename(main).replace(/\./g, "\\.").replace(/\*/g, "[^/]*")}$`);
+  return fs.readdirSync(directory).filter((file) => pattern.test(file)).map((file) => path.join(directory, file));
+}
+
+before(() => {
+  const moduleInternals = Module as unknown as { _load: (request: string, parent: unknown, isMain: boolean) => unknown };
+  const load = moduleInternals._load;
+  moduleInternals._load = function (request, parent, isMain) {
+    return request === "@azure/functions-core" ? fakeCoreApi : load.call(this, request, parent, isMain);
+  };
+  for (const file of mainFiles()) require(file);
+});
+
+describe("function registrations", () => {
+  test("package.json main loads every function file, and each file registers the one function it is named after", () => {
+    const sources = fs.readdirSync(path.join(repoRoot, "functions")).filter((file) => file.endsWith(".ts")).map((file) => file.replace(/\.ts$/, "")).sort();
+    assert.deepEqual(mainFiles().map((file) => path.basename(file, ".js")).sort(), sources);
+    assert.deepEqual(registrations.map((registration) => registration.name).sort(), sources);
+    for (const name of ["failPoisonedSyncRequest", "getSyncChanges", "getSyncRun", "getSyncStatus", "requestSync", "runSyncRequest", "scheduledSync"]) assert.ok(sources.includes(name), name);
+  });
+
+  test("no HTTP function answers without a function key", () => {
+    const http = registrations.filter((registration) => Object.values(registration.bindings).some((binding) => binding.type === "httpTrigger"));
+    assert.ok(http.length >= 4);
+    for (const registration of http) assert.equal(triggerOf(registration.name).authLevel, "function", registration.name);
+  });
+
+  test("HTTP functions: routes, methods and function-level keys", () => {
+    const expected = {
+      requestSync: { route: "sync", methods: ["POST"] },
+      getSyncRun: { route: "sync/runs/{runId}", methods: ["GET"] },
+      getSyncStatus: { route: "sync/status", methods: ["GET"] },
+      getSyncChanges: { route: "sync/changes", methods: ["GET"] },
+    };
+    for (const [name, { route, methods }] of Object.entries(expected)) {
+      const trigger = triggerOf(name);
+      assert.equal(trigger.type, "httpTrigger", name);
+      assert.equal(trigger.route, route, name);
+      assert.deepEqual(trigger.methods, methods, name);
+      assert.equal(trigger.authLevel, "function", name);
+    }
+  });
+
+  test("docs/api.md and docs/openapi.yaml describe every route of the sync API", () => {
+    const guide = fs.readFileSync(path.join(repoRoot, "docs/api.md"), "utf8");
+    const openApi = fs.readFileSync(path.join(repoRoot, "docs/openapi.yaml"), "utf8");
+    for (const name of ["requestSync", "getSyncRun", "getSyncStatus", "getSyncChanges"]) {
+      const route = String(triggerOf(name).route);
+      assert.ok(guide.includes(`/api/${route}`), `docs/api.md names /api/${route}`);
+      assert.ok(openApi.includes(`\n  /${route}:\n`), `docs/openapi.yaml has the path /${route}`);
+      assert.ok(openApi.includes(`operationId: ${name}`), `docs/openapi.yaml has the operation ${name}`);
+    }
+  });
+
+  test("the timer reads SYNC_SCHEDULE and never runs on start-up", () => {
+    const trigger = triggerOf("scheduledSync");
+    assert.equal(trigger.type, "timerTrigger");
+    assert.equal(trigger.schedule, "%SYNC_SCHEDULE%");
+    assert.equal(trigger.runOnStartup, false);
+  });
+
+  test("the worker and the poison handler listen on the DirectoryStorage connection", () => {
+    const worker = triggerOf("runSyncRequest");
+    assert.equal(worker.type, "queueTrigger");
+    assert.equal(worker.queueName, "sync-requests");
+    assert.equal(worker.connection, "DirectoryStorage");
+    const poison = triggerOf("failPoisonedSyncRequest");
+    assert.equal(poison.type, "queueTrigger");
+    assert.equal(poison.queueName, "sync-requests-poison");
+    assert.equal(poison.connection, "DirectoryStorage");
+    assert.equal(syncPoisonQueueName, `${syncRequestQueueName}-poison`, "the poison queue is the one the host moves failed messages to");
+  });
+
+  test("the default SYNC_SCHEDULE fires exactly once every 24 hours, at 02:00 UTC", () => {
+    const settings = loadSettings({ ENTRA_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47", DirectoryStorage: "UseDevelopmentStorage=true" });
+    assert.equal(settings.syncSchedule, "0 0 2 * * *");
+    const schedule = parseNcrontab(settings.syncSchedule);
+    const start = new Date("2026-02-25T00:00:00Z");
+    const week = occurrencesBetween(schedule, start, new Date(start.getTime() + 7 * 86_400_000));
+    assert.equal(week.length, 7);
+    for (const time of week) assert.equal(time.toISOString().slice(11), "02:00:00.000Z");
+    for (let day = 0; day < 7; day++) {
+      const from = new Date(start.getTime() + day * 86_400_000 + 3_600_000 * 5);
+      assert.equal(occurrencesBetween(schedule, from, new Date(from.getTime() + 86_400_000)).length, 1, "any 24 hours hold one run");
+    }
+  });
+});
+
+describe("host.json", () => {
+  const host = JSON.parse(fs.readFileSync(path.join(repoRoot, "host.json"), "utf8")) as {
+    version: string;
+    functionTimeout: string;
+    extensionBundle: { id: string; version: string };
+    extensions: { queues: Record<string, unknown> };
+    logging: { applicationInsights: { samplingSettings: { isEnabled: boolean; excludedTypes: string } } };
+  };
+
+  test("uses the v4 extension bundle", () => {
+    assert.equal(host.version, "2.0");
+    assert.deepEqual(host.extensionBundle, { id: "Microsoft.Azure.Functions.ExtensionBundle", version: "[4.*, 5.0.0)" });
+  });
+
+  test("the worker's time budget, even at its largest, ends well before the function timeout", () => {
+    const [hours, minutes, seconds] = host.functionTimeout.split(":").map(Number) as [number, number, number];
+    const timeoutSeconds = hours * 3600 + minutes * 60 + seconds;
+    const base = { ENTRA_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47", DirectoryStorage: "UseDevelopmentStorage=true" };
+    assert.equal(loadSettings({ ...base, SYNC_RUN_BUDGET_SECONDS: "1200" }).runBudgetSeconds, 1200);
+    assert.throws(() => loadSettings({ ...base, SYNC_RUN_BUDGET_SECONDS: "1201" }), /SYNC_RUN_BUDGET_SECONDS must be at most 1200/);
+    assert.ok(timeoutSeconds - 1200 >= 600, "at least 10 minutes remain for the last page, the sweep and the closure");
+  });
+
+  test("queue settings match what the worker assumes", () => {
+    const queues = host.extensions.queues;
+    assert.equal(queues.maxDequeueCount, maxDequeueCount, "the worker records the failure itself on the last attempt");
+    assert.equal(queues.messageEncoding, "base64", "the app sends Base64 text");
+    assert.equal(queues.batchSize, 1, "one run per instance at a time; more tenants scale out");
+    assert.equal(queues.newBatchThreshold, 0);
+  });
+
+  test("keeps requests, exceptions and the functions' own log lines out of sampling", () => {
+    const sampling = host.logging.applicationInsights.samplingSettings;
+    assert.equal(sampling.isEnabled, true);
+    assert.deepEqual(sampling.excludedTypes.split(";").sort(), ["Exception", "Request", "Trace"]);
+  });
+});
