@@ -1,5 +1,15 @@
 // Reads and validates every app setting once, so a bad value fails at start with one line that names it.
 import { z } from "zod";
+import { parseNcrontab } from "../schedule/ncrontab";
+
+function isNcrontab(expression: string): boolean {
+  try {
+    parseNcrontab(expression);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Endpoints of each Microsoft cloud; sovereign clouds differ in both hosts. */
 export const cloudEndpoints = {
@@ -81,7 +91,11 @@ export const settingsSchema = z
       .trim()
       .regex(/^[A-Za-z][A-Za-z0-9]{0,19}$/, "must be 1-20 letters and digits starting with a letter, such as entra")
       .default("entra"),
-    SYNC_SCHEDULE: z.string().trim().min(1).default("0 0 2 * * *"),
+    SYNC_SCHEDULE: z
+      .string()
+      .trim()
+      .refine(isNcrontab, "must be an NCRONTAB expression with six fields {second} {minute} {hour} {day} {month} {day-of-week}, such as 0 0 2 * * * (daily at 02:00 UTC)")
+      .default("0 0 2 * * *"),
     GRAPH_MAX_RETRIES: positiveInt(6, 20).default(6),
     SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(8),
     DirectoryStorage__queueServiceUri: httpsUrl("https://mystorage.queue.core.windows.net").optional(),

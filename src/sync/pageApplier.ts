@@ -10,6 +10,7 @@ import type { ChangeCounts, SyncRunSummary } from "./syncRun";
 /** How the page's stream is being read: a full read stamps every write with its generation. */
 export interface PageContext {
   fullReadGeneration: string | undefined;
+  /** The store held nothing when this full read began and this invocation read it from its first page, so no stored row can be met. */
   storeWasEmpty: boolean;
   dryRun: boolean;
   now: string;
@@ -133,8 +134,9 @@ export class PageApplier {
         const properties = full ? flatten(change.properties) : { ...previous?.properties, ...flatten(change.properties) };
         const hash = contentHash(properties, false);
         const generation = context.fullReadGeneration ?? previous?.generation ?? "";
-        // A later appearance of a group this run already wrote is part of the same object, not another one to count.
+        // A later appearance of a group, or a page replayed after a pause or crash, is an object this full read already wrote: not another one to count.
         if (this.writtenThisRun.get(change.id) === hash) continue;
+        if (full && previous && !previous.deleted && previous.hash === hash && previous.generation === generation) continue;
         if (previous && !previous.deleted && previous.hash === hash && previous.generation === generation) {
           counts.unchanged++;
           continue;

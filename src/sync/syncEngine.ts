@@ -12,7 +12,7 @@ import { tableKeys } from "../store/tableKeys";
 import { emptyStoreMetrics, type StoreMetrics, type TableOperation } from "../store/tableWriter";
 import type { Logger } from "../logging/logger";
 import { MembershipClosure } from "./membershipClosure";
-import { PageApplier, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
+import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
 import { addWarning, emptyChangeCounts, newRunId, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
 export interface SyncRequest {
@@ -167,7 +167,13 @@ export class SyncEngine {
       progress.fullRead = current.fullReadGeneration !== undefined;
       return;
     }
-    if (forceFull || (!current.deltaLink && !current.nextLink)) startFullRead(storeEmptyAtStart);
+    if (forceFull || (!current.deltaLink && !current.nextLink && !current.fullReadGeneration)) {
+      startFullRead(storeEmptyAtStart);
+      // Saved before the first page, so a run that dies before any page still resumes as a full read.
+      if (!dryRun) await state.saveCheckpoint(stream, current);
+    }
+    // Stored rows can exist only if an earlier invocation applied pages of this full read.
+    let skipStoredRows = current.storeWasEmpty && current.pages === 0;
     let cursor: DeltaCursor = current.nextLink ? { kind: "link", url: current.nextLink } : current.fullReadGeneration ? { kind: "initial" } : { kind: "link", url: current.deltaLink! };
     if (current.nextLink) logger.info(`Resuming the ${stream} read at page ${current.pages + 1}`);
     const startedAt = Date.now();
@@ -181,6 +187,7 @@ export class SyncEngine {
         addWarning(summary, `The ${stream} delta token was no longer valid (${error.code ?? error.status}); started a full read, and objects it does not find will be marked deleted.`);
         logger.warn(`${error.message}; starting a full read of ${stream}`);
         startFullRead(false);
+        skipStoredRows = false;
         cursor = { kind: "initial" };
         prefetched = undefined;
         continue;
@@ -191,7 +198,7 @@ export class SyncEngine {
         prefetched = source.readPage(stream, { kind: "link", url: page.nextLink });
         prefetched.catch(() => undefined);
       }
-      const context: PageContext = { fullReadGeneration: current.fullReadGeneration, storeWasEmpty: current.storeWasEmpty, dryRun, now: new Date().toISOString() };
+      const context: PageContext = { fullReadGeneration: current.fullReadGeneration, storeWasEmpty: skipStoredRows, dryRun, now: new Date().toISOString() };
       if (stream === "users") {
         const parsed = parseUserPage(page.objects);
         parsed.warnings.forEach((warning) => addWarning(summary, warning));
@@ -250,8 +257,11 @@ export class SyncEngine {
     const ops: TableOperation[] = [];
     const dirtyMembers = new Map<string, string>();
     const dirtyGroups: string[] = [];
+    const events: ChangeEvent[] = [];
     for await (const object of store.listObjects(stream, `gen ne '${generation}' and deleted eq false`)) {
       counts.softDeleted++;
+      const name = object.properties.userPrincipalName ?? object.properties.displayName;
+      events.push({ tenantId, runId: summary.runId, at: now, kind: `${objectType}SoftDeleted`, objectId: object.id, groupId: undefined, description: `${typeof name === "string" ? `${name} (${object.id})` : object.id}: not found by a full read` });
       if (stream === "users") dirtyMembers.set(object.id, "user");
       else dirtyGroups.push(object.id);
       const key = stream === "users" ? tableKeys.user(tenantId, object.id) : tableKeys.group(tenantId, object.id);
@@ -259,6 +269,7 @@ export class SyncEngine {
     }
     await state.markDirty(dirtyMembers, dirtyGroups);
     await store.apply(stream, ops);
+    if (events.length > 0) await this.deps.changeSink?.record(events);
     if (ops.length > 0) logger.info(`Full read of ${stream} did not find ${ops.length} stored ${stream}; marked them deleted`);
     if (stream !== "groups") return;
     const memberOps: TableOperation[] = [];

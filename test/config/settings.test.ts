@@ -44,6 +44,7 @@ describe("settings", () => {
     ["http Graph endpoint", { ...base, GRAPH_ENDPOINT: "http://graph.microsoft.com" }, /^Setting GRAPH_ENDPOINT must be an https URL/],
     ["concurrency not a number", { ...base, SYNC_WRITE_CONCURRENCY: "lots" }, /^Setting SYNC_WRITE_CONCURRENCY must be a whole number such as 8\.$/],
     ["no storage", { ENTRA_TENANT_ID: tenant }, /^Setting DirectoryStorage__tableServiceUri is required/],
+    ["five-field cron", { ...base, SYNC_SCHEDULE: "0 2 * * *" }, /^Setting SYNC_SCHEDULE must be an NCRONTAB expression with six fields/],
     ["bad table prefix", { ...base, TABLE_PREFIX: "my-prefix" }, /^Setting TABLE_PREFIX must be 1-20 letters and digits/],
     ["tenant list not JSON", { ...base, SYNC_TENANTS: "contoso,fabrikam" }, /^Setting SYNC_TENANTS must be a JSON array such as /],
     ["tenant listed twice", { ...base, SYNC_TENANTS: JSON.stringify([{ tenantId: tenant }]) }, /^Setting SYNC_TENANTS lists a tenant twice/],

@@ -158,10 +158,8 @@ describe("run lifecycle", () => {
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
   });
 
-  // This one fails because of the engine, not the Functions surface; see the todo text.
   test(
     "a continued full read counts each group once",
-    { todo: "engine (src/sync/pageApplier.ts): writtenThisRun does not survive a pause, and a full read into an empty store skips the stored-row read, so a group whose appearances span invocations is counted as created again" },
     async () => {
       const settings = env.settings();
       installService(env, settings, { runBudgetMs: 0 });

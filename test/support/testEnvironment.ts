@@ -2,6 +2,7 @@
 import { ClientSecretCredential } from "@azure/identity";
 import { resolve } from "node:path";
 import { loadSettings, type Settings } from "../../src/config/settings";
+import type { ChangeEvent, ChangeSink } from "../../src/sync/pageApplier";
 import { compose, type Composition } from "../../src/compositionRoot";
 import { createLogger, type LogLevel } from "../../src/logging/logger";
 import { startAzurite, type AzuriteInstance } from "../../standin/azuriteProcess";
@@ -34,6 +35,8 @@ export interface ComposeOptions {
   sleeps?: number[];
   /** Builds the Graph credential from the settings' credential mode (managed identity, Key Vault…) instead of the stand-in's client secret. */
   credentialFromSettings?: boolean;
+  /** Receives the change events the engine records. */
+  changeSink?: ChangeSink;
 }
 
 let prefixCounter = 0;
@@ -71,6 +74,7 @@ export async function startEnvironment(options: { model?: DirectoryModel; standI
         logger,
         credential,
         sleep: sleeps ? async (ms) => void sleeps.push(ms) : async () => undefined,
+        changeSink: composeOptions.changeSink,
       });
     },
     stop: async () => {
@@ -78,4 +82,10 @@ export async function startEnvironment(options: { model?: DirectoryModel; standI
       await azurite.stop();
     },
   };
+}
+
+/** A change sink that keeps every event, for tests that read the change feed. */
+export function collectingSink(): ChangeSink & { events: ChangeEvent[] } {
+  const events: ChangeEvent[] = [];
+  return { events, record: async (batch) => void events.push(...batch) };
 }

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { DirectoryModel } from "../../standin/directoryModel";
 import { GraphStandIn } from "../../standin/graphStandIn";
 import { assertStoreMatches } from "../support/groundTruth";
-import { certDir, startEnvironment, type TestEnvironment } from "../support/testEnvironment";
+import { certDir, collectingSink, startEnvironment, type TestEnvironment } from "../support/testEnvironment";
 import type { DirectorySnapshot } from "../../src/store/directoryStore";
 
 let env: TestEnvironment;
@@ -73,7 +73,8 @@ describe("resilience", () => {
       churn(env.model, 2);
       env.model.hardDeleteUser(vanished.id);
       env.standIn.faults.expireDeltaTokens(style);
-      const run = await env.compose(settings).engine.run();
+      const sink = collectingSink();
+      const run = await env.compose(settings, { changeSink: sink }).engine.run();
       assert.equal(run.summary.status, "succeeded", run.summary.error);
       assert.equal(run.summary.streams.users.fullRead, true);
       assert.equal(run.summary.streams.groups.fullRead, true);
@@ -82,6 +83,7 @@ describe("resilience", () => {
       // A full read cannot tell a soft delete from a hard one, so users it no longer finds stay, marked deleted.
       const kept = snapshot.users.find((user) => user.id === vanished.id);
       assert.equal(kept?.deleted, true);
+      assert.ok(sink.events.some((event) => event.kind === "userSoftDeleted" && event.objectId === vanished.id && /not found by a full read/.test(event.description)), "the change feed says why");
       assertStoreMatches(withoutObjectsAbsentFrom(snapshot, env.model), env.model);
 
       const next = await env.compose(settings).engine.run();
