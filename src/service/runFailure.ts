@@ -1,36 +1,14 @@
 // Ends a run as failed with its reason in both logs, when the engine could not say so itself (retries exhausted, poisoned, abandoned).
-import { emptyGraphMetrics } from "../graph/graphMetrics";
 import type { Logger } from "../logging/logger";
-import { emptyStoreMetrics } from "../store/tableWriter";
-import { emptyChangeCounts, type SyncRunSummary } from "../sync/syncRun";
+import { newRunSummary, type SyncRunSummary } from "../sync/syncRun";
 import type { RunLeaseRecord } from "./runLease";
 import type { RunRequestRecord } from "./runRequests";
 import { runLogOf, type ServiceContext } from "./serviceContext";
 
 /** A run record for a run the engine never started, so the import log still shows it and why it failed. */
 export function summaryFromRequest(record: Pick<RunRequestRecord, "runId" | "tenantId" | "trigger" | "requestedBy" | "mode" | "dryRun" | "requestedAt">): SyncRunSummary {
-  return {
-    runId: record.runId,
-    tenantId: record.tenantId,
-    trigger: record.trigger,
-    requestedBy: record.requestedBy,
-    mode: record.mode,
-    dryRun: record.dryRun,
-    status: "failed",
-    startedAt: record.requestedAt,
-    endedAt: undefined,
-    durationMs: undefined,
-    streams: { users: { pages: 0, objects: 0, fullRead: false, completed: false }, groups: { pages: 0, objects: 0, fullRead: false, completed: false } },
-    users: emptyChangeCounts(),
-    groups: emptyChangeCounts(),
-    memberships: { added: 0, removed: 0, activated: 0, deactivated: 0 },
-    transitive: { added: 0, removed: 0 },
-    graph: emptyGraphMetrics(),
-    directoryWrites: emptyStoreMetrics(),
-    stateWrites: emptyStoreMetrics(),
-    warnings: [],
-    error: undefined,
-  };
+  const { runId, tenantId, trigger, requestedBy, mode, dryRun, requestedAt } = record;
+  return newRunSummary({ runId, tenantId, trigger, requestedBy, mode, dryRun, status: "failed", startedAt: requestedAt });
 }
 
 export interface RecordFailureOptions {

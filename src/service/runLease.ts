@@ -32,15 +32,8 @@ const leaseRowKey = "lease";
 /** Create and replace races resolve within a couple of rounds; more means something else is wrong. */
 const maxAcquireRounds = 5;
 
-interface LeaseEntity {
-  runId: string;
-  ticket: string;
-  state: LeaseState;
-  acquiredAt: string;
-  renewedAt: string;
-  expiresAt: string;
-  ticketAttempts: number;
-}
+/** The stored form: the tenant is the PartitionKey and the ETag comes from the service. */
+type LeaseEntity = Omit<RunLeaseRecord, "tenantId" | "etag">;
 
 export class RunLeases {
   constructor(

@@ -2,18 +2,13 @@
 import type { TableClient } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { statusOf } from "../store/tableWriter";
-import type { SyncMode, SyncTrigger } from "../sync/syncRun";
+import type { SyncMode, SyncRunSummary, SyncTrigger } from "../sync/syncRun";
 
 /** queued and running until a worker finishes; "paused" waits for its continuation message. */
 export type RunRequestStatus = "queued" | "running" | "paused" | "retrying" | "succeeded" | "failed";
 
-export interface RunRequestRecord {
-  runId: string;
-  tenantId: string;
-  trigger: SyncTrigger;
-  requestedBy: string | undefined;
-  mode: SyncMode;
-  dryRun: boolean;
+/** Who asked for what, as the run record says it, plus how the request has fared. */
+export interface RunRequestRecord extends Pick<SyncRunSummary, "runId" | "tenantId" | "trigger" | "requestedBy" | "mode" | "dryRun"> {
   /** Carried for the issue that lets a run delete; not acted on yet. */
   allowDeletions: boolean;
   requestedAt: string;

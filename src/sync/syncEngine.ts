@@ -9,11 +9,11 @@ import type { DirectoryStore } from "../store/directoryStore";
 import type { RunLog } from "../store/runLog";
 import type { StreamCheckpoint, SyncStateStore } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
-import { emptyStoreMetrics, type StoreMetrics, type TableOperation } from "../store/tableWriter";
+import type { StoreMetrics, TableOperation } from "../store/tableWriter";
 import type { Logger } from "../logging/logger";
 import { MembershipClosure } from "./membershipClosure";
 import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
-import { addWarning, emptyChangeCounts, newRunId, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
+import { addWarning, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
 export interface SyncRequest {
   mode?: SyncMode;
@@ -68,26 +68,19 @@ export class SyncEngine {
     const started = new Date();
     const previous = request.continues;
     const summary: SyncRunSummary = {
-      runId: previous?.runId ?? request.runId ?? newRunId(started),
-      tenantId,
-      trigger: request.trigger ?? "manual",
-      requestedBy: request.requestedBy,
-      mode: request.mode ?? "incremental",
-      dryRun: request.dryRun ?? false,
-      status: "running",
-      startedAt: started.toISOString(),
-      endedAt: undefined,
-      durationMs: undefined,
-      streams: { users: { pages: 0, objects: 0, fullRead: false, completed: false }, groups: { pages: 0, objects: 0, fullRead: false, completed: false } },
-      users: emptyChangeCounts(),
-      groups: emptyChangeCounts(),
-      memberships: { added: 0, removed: 0, activated: 0, deactivated: 0 },
-      transitive: { added: 0, removed: 0 },
+      ...newRunSummary({
+        runId: previous?.runId ?? request.runId ?? newRunId(started),
+        tenantId,
+        trigger: request.trigger ?? "manual",
+        requestedBy: request.requestedBy,
+        mode: request.mode ?? "incremental",
+        dryRun: request.dryRun ?? false,
+        status: "running",
+        startedAt: started.toISOString(),
+      }),
       graph: this.deps.graphMetrics ?? emptyGraphMetrics(),
       directoryWrites: store.metrics,
       stateWrites: state.metrics,
-      warnings: [],
-      error: undefined,
       ...(previous ? carriedOver(previous) : {}),
     };
     const graphAtStart = { ...summary.graph };
@@ -314,4 +307,3 @@ function difference<T extends GraphMetrics | StoreMetrics>(now: T, before: T): T
   return result;
 }
 
-export { emptyStoreMetrics };

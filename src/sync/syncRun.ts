@@ -1,7 +1,7 @@
 // The record of one sync run: what started it, what it changed, what it cost, and how it ended.
 import { randomBytes } from "node:crypto";
-import type { GraphMetrics } from "../graph/graphMetrics";
-import type { StoreMetrics } from "../store/tableWriter";
+import { emptyGraphMetrics, type GraphMetrics } from "../graph/graphMetrics";
+import { emptyStoreMetrics, type StoreMetrics } from "../store/tableWriter";
 
 export type SyncMode = "incremental" | "full";
 export type SyncTrigger = "schedule" | "manual" | "continuation" | "cli" | "demo";
@@ -50,6 +50,27 @@ export interface SyncRunSummary {
 
 export function emptyChangeCounts(): ChangeCounts {
   return { created: 0, updated: 0, unchanged: 0, softDeleted: 0, restored: 0, deleted: 0 };
+}
+
+/** A run record with nothing counted yet: what a run starts from, or what records a run the engine never started. */
+export function newRunSummary(
+  identity: Pick<SyncRunSummary, "runId" | "tenantId" | "trigger" | "requestedBy" | "mode" | "dryRun" | "status" | "startedAt">,
+): SyncRunSummary {
+  return {
+    ...identity,
+    endedAt: undefined,
+    durationMs: undefined,
+    streams: { users: { pages: 0, objects: 0, fullRead: false, completed: false }, groups: { pages: 0, objects: 0, fullRead: false, completed: false } },
+    users: emptyChangeCounts(),
+    groups: emptyChangeCounts(),
+    memberships: { added: 0, removed: 0, activated: 0, deactivated: 0 },
+    transitive: { added: 0, removed: 0 },
+    graph: emptyGraphMetrics(),
+    directoryWrites: emptyStoreMetrics(),
+    stateWrites: emptyStoreMetrics(),
+    warnings: [],
+    error: undefined,
+  };
 }
 
 /** Run ids sort by time and are unique without coordination. */
