@@ -1,15 +1,16 @@
 // `npm run bench`: full, no-op and 1% churn syncs of a generated tenant against Azurite, each measured against the floor.
 import { ClientSecretCredential } from "@azure/identity";
-import { fork } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { execFile, fork } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { promisify } from "node:util";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadSettings, type Settings } from "../src/config/settings";
 import { compose, createGraphClient, createTables } from "../src/compositionRoot";
 import { GraphDeltaReader, type DeltaCursor } from "../src/graph/graphDeltaReader";
 import { emptyGraphMetrics } from "../src/graph/graphMetrics";
-import { silentLogger } from "../src/logging/logger";
+import { createLogger } from "../src/logging/logger";
 import type { DirectoryTables } from "../src/store/directoryStore";
 import { emptyStoreMetrics, TableWriter, type TableOperation } from "../src/store/tableWriter";
 import type { SyncRunSummary } from "../src/sync/syncRun";
@@ -47,6 +48,7 @@ function parseOptions() {
       churn: { type: "string", default: "0.01" },
       out: { type: "string" },
       "skip-floor": { type: "boolean", default: false },
+      "write-concurrency": { type: "string", default: "8" },
       help: { type: "boolean", default: false },
     },
   });
@@ -66,6 +68,7 @@ function parseOptions() {
     churn: number("churn", values.churn, 0),
     out: values.out,
     skipFloor: values["skip-floor"],
+    writeConcurrency: number("write-concurrency", values["write-concurrency"], 1),
   };
 }
 
@@ -146,7 +149,7 @@ async function copyEntities(from: DirectoryTables, to: DirectoryTables, log: (li
 async function main(): Promise<number> {
   const options = parseOptions();
   if (options.help) {
-    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--out FILE] [--skip-floor]\n");
+    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--write-concurrency 8] [--out FILE] [--skip-floor]\n");
     return 0;
   }
   const relaunched = relaunchTrustingStandIn();
@@ -182,13 +185,13 @@ async function main(): Promise<number> {
     log(`  tenant generated in ${tenant.generatedMs} ms: ${tenant.users} users, ${tenant.groups} groups, ${tenant.memberships} direct memberships`);
     if (options.throttle) await ask({ type: "quota", quota: options.throttleQuota ?? "documented" });
     const settingsFor = (prefix: string) =>
-      loadSettings({ ENTRA_TENANT_ID: tenant.tenantId, GRAPH_ENDPOINT: tenant.url, AUTHORITY_HOST: tenant.url, DirectoryStorage: azurite.connectionString, TABLE_PREFIX: prefix });
+      loadSettings({ ENTRA_TENANT_ID: tenant.tenantId, GRAPH_ENDPOINT: tenant.url, AUTHORITY_HOST: tenant.url, DirectoryStorage: azurite.connectionString, TABLE_PREFIX: prefix, SYNC_WRITE_CONCURRENCY: String(options.writeConcurrency) });
     const settings = settingsFor("bench");
     const credential = new ClientSecretCredential(settings.tenantId, benchClient.clientId, benchClient.clientSecret, { authorityHost: tenant.url, disableInstanceDiscovery: true });
     let lastProgress = 0;
     const composition = () =>
       compose(settings, {
-        logger: silentLogger,
+        logger: createLogger((_level, message) => log(`    ${new Date().toISOString().slice(11, 19)} ${message}`)),
         credential,
         onProgress: (progress) => {
           if (Date.now() - lastProgress < 2000) return;
@@ -210,7 +213,16 @@ async function main(): Promise<number> {
     await runPhase("no-op incremental");
     const churn = await ask<Record<string, number>>({ type: "churn", fraction: options.churn, seed: options.seed + 1 });
     log(`  churn applied: ${JSON.stringify(churn)}`);
+    // Rows that really changed are counted by diffing digests of every directory row, taken in another process.
+    const digestDir = mkdtempSync(join(tmpdir(), "bench-digest-"));
+    const digest = (...args: string[]) => promisify(execFile)(process.execPath, ["--max-old-space-size=8192", resolve(__dirname, "storeDigest.js"), ...args], { maxBuffer: 1 << 20 });
+    log("  digesting the store before the churn run…");
+    await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "before"));
     const churnSummary = await runPhase(`${options.churn * 100}% churn incremental`);
+    log("  digesting the store after the churn run…");
+    await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "after"));
+    const rowsChanged = JSON.parse((await digest("diff", join(digestDir, "before"), join(digestDir, "after"))).stdout) as { added: number; changed: number; removed: number; total: number };
+    rmSync(digestDir, { recursive: true, force: true });
 
     let floor: { readMs: number; readRequests: number; writeMs: number; writeEntities: number; writeTransactions: number } | undefined;
     if (!options.skipFloor) {
@@ -233,8 +245,11 @@ async function main(): Promise<number> {
     if (floor) {
       table.push(`floor: raw read ${(floor.readMs / 1000).toFixed(1)} s (${floor.readRequests} requests); write ${(floor.writeMs / 1000).toFixed(1)} s for ${floor.writeEntities} entities in ${floor.writeTransactions} transactions`);
     }
-    const churnRows = churn.usersChanged! + churn.usersCreated! + churn.usersDeleted! + churn.membershipsAdded! + churn.membershipsRemoved!;
-    table.push(`churn: ${churnRows} directory changes made; the run wrote ${churnSummary.directoryWrites.entitiesWritten + churnSummary.directoryWrites.entitiesDeleted} entities`);
+    const churnWritten = churnSummary.directoryWrites.entitiesWritten + churnSummary.directoryWrites.entitiesDeleted;
+    table.push(
+      `churn: rows that really changed ${rowsChanged.total} (${rowsChanged.added} added, ${rowsChanged.changed} changed, ${rowsChanged.removed} removed); ` +
+        `the run wrote ${churnWritten} entities = ${(churnWritten / Math.max(1, rowsChanged.total)).toFixed(2)}× the changed rows`,
+    );
     process.stdout.write(`${table.join("\n")}\n`);
 
     const report = {
@@ -246,6 +261,7 @@ async function main(): Promise<number> {
       phases: rows,
       floor,
       churn,
+      rowsChanged,
     };
     const out = options.out ?? join(resolve(__dirname, "../../bench-results"), `bench-${options.users}u-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
     mkdirSync(resolve(out, ".."), { recursive: true });

@@ -9,7 +9,7 @@ import { forEachConcurrently } from "./concurrency";
 import type { SyncRunSummary } from "./syncRun";
 
 /** Writes are flushed in chunks while a full rebuild streams, so memory stays flat on large tenants. */
-const flushEvery = 5000;
+const flushEvery = 50_000;
 
 interface DirectEdge {
   groupId: string;

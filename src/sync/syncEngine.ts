@@ -88,12 +88,14 @@ export class SyncEngine {
     const stateAtStart = { ...state.metrics };
     const logger = this.deps.logger.child({ runId: summary.runId, tenantId });
     const applier = new PageApplier(store, state, summary, this.deps.changeSink);
-    logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
     try {
       for (const warning of (await this.deps.credentialHealth?.()) ?? []) addWarning(summary, warning);
       await store.ensureTables();
       await runLog.save(summary);
       const checkpoints = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
+      // With nothing stored yet the run is a full read whatever was asked, and the record says so.
+      if (!previous && Object.values(checkpoints).every((checkpoint) => !checkpoint.deltaLink && !checkpoint.nextLink && !checkpoint.fullReadGeneration)) summary.mode = "full";
+      logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
       // Decided once before either stream writes, so one stream's first page cannot make the other think the store was full.
       const storeEmptyAtStart = !(await store.hasAnyObjects());
       // When one stream stops (failure or deadline) the other stops after its current page, and both are awaited, so nothing writes after the run returns.
@@ -232,8 +234,11 @@ export class SyncEngine {
     if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration) await state.markDirty(new Map(), [], true);
     const work = await state.readClosureWork();
     if (work.all || work.members.size > 0 || work.groups.size > 0) {
+      const started = Date.now();
+      logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
       await new MembershipClosure(this.deps.store, summary).run(work);
       await state.clearClosureWork(work);
+      logger.info(`Memberships recomputed in ${Date.now() - started} ms`);
     }
     for (const stream of ["users", "groups"] as const) {
       const checkpoint = fresh[stream];

@@ -1,0 +1,59 @@
+// Digests every directory row to a file, and diffs two digests, in a process of its own so the engine's memory is measured alone.
+import { TableClient } from "@azure/data-tables";
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { directoryTableNames } from "../src/store/tableNames";
+
+/** The tables a consumer reads; checkpoints and run records are bookkeeping, not directory content. */
+const directoryTables = ["users", "groups", "members", "memberOf", "nesting"] as const;
+/** Properties that change on every write whether or not the content did. */
+const volatile = new Set(["etag", "timestamp", "Timestamp", "odata.etag", "odata.metadata", "changedAt", "gen"]);
+
+async function snapshot(connectionString: string, prefix: string, out: string): Promise<void> {
+  const names = directoryTableNames(prefix);
+  const file = createWriteStream(out);
+  for (const key of directoryTables) {
+    const table = TableClient.fromConnectionString(connectionString, names[key], { allowInsecureConnection: true });
+    for await (const entity of table.listEntities<Record<string, unknown>>()) {
+      const content = Object.keys(entity)
+        .filter((name) => !volatile.has(name) && name !== "partitionKey" && name !== "rowKey")
+        .sort()
+        .map((name) => [name, entity[name]]);
+      const digest = createHash("sha1").update(JSON.stringify(content)).digest("base64").slice(0, 12);
+      file.write(`${key}|${String(entity.partitionKey)}|${String(entity.rowKey)}\t${digest}\n`);
+    }
+  }
+  await new Promise<void>((resolve) => file.end(resolve));
+}
+
+async function read(path: string): Promise<Map<string, string>> {
+  const rows = new Map<string, string>();
+  for await (const line of createInterface({ input: createReadStream(path) })) {
+    const [key, digest] = line.split("\t");
+    if (key && digest) rows.set(key, digest);
+  }
+  return rows;
+}
+
+async function diff(before: string, after: string): Promise<void> {
+  const a = await read(before);
+  const b = await read(after);
+  let added = 0;
+  let changed = 0;
+  let removed = 0;
+  for (const [key, digest] of b) {
+    const earlier = a.get(key);
+    if (earlier === undefined) added++;
+    else if (earlier !== digest) changed++;
+  }
+  for (const key of a.keys()) if (!b.has(key)) removed++;
+  process.stdout.write(`${JSON.stringify({ added, changed, removed, total: added + changed + removed })}\n`);
+}
+
+const [command, ...args] = process.argv.slice(2);
+const done = command === "snapshot" ? snapshot(args[0]!, args[1]!, args[2]!) : command === "diff" ? diff(args[0]!, args[1]!) : Promise.reject(new Error("usage: storeDigest snapshot CONN PREFIX OUT | diff BEFORE AFTER"));
+done.catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
