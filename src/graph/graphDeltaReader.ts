@@ -23,6 +23,8 @@ export interface GraphDeltaReaderOptions {
   maxRetries?: number;
   /** Injected so tests can observe waits without spending them. */
   sleep?: (ms: number) => Promise<void>;
+  /** Injected with sleep, so a test's clock moves as the reader waits. */
+  now?: () => number;
 }
 
 /** Statuses Graph documents as transient: throttling and service unavailability. */
@@ -31,6 +33,10 @@ const retryableStatuses = new Set([429, 500, 502, 503, 504]);
 const expiredTokenCodes = new Set(["syncStateNotFound", "resyncRequired", "syncStateInvalid"]);
 /** Errors @azure/identity raises when no token can be had; retrying the request cannot help. */
 const credentialErrorNames = new Set(["AuthenticationError", "CredentialUnavailableError", "AggregateAuthenticationError", "AuthenticationRequiredError"]);
+/** Identity and access limits count resource units per 10 seconds per app and tenant (throttling-limits). */
+const throttleWindowMs = 10_000;
+/** Share of the learned quota the reader allows itself, leaving room for other callers of the same app. */
+const quotaHeadroom = 0.9;
 /** Backoff when Graph sends no Retry-After: 1 s doubling to at most 60 s. */
 const fallbackBackoffMs = (attempt: number) => Math.min(60_000, 1000 * 2 ** attempt);
 
@@ -40,9 +46,11 @@ export const groupSelect = ["id", ...groupPropertyNames, "members"].join(",");
 export class GraphDeltaReader implements DeltaSource {
   private readonly maxRetries: number;
   private readonly sleep: (ms: number) => Promise<void>;
-  /** Gap kept between requests after Graph throttled us, so throttled answers stay rare. */
-  private paceMs = 0;
-  private lastRequestAt = 0;
+  private readonly now: () => number;
+  /** Resource units spent in the last throttling window, to stay under the quota once Graph has shown where it is. */
+  private readonly spent: Array<{ at: number; units: number }> = [];
+  /** The app+tenant quota per window as learned from a 429 or the usage header; unknown until Graph gives a sign. */
+  private quotaEstimate: number | undefined;
 
   constructor(
     private readonly client: Client,
@@ -52,6 +60,7 @@ export class GraphDeltaReader implements DeltaSource {
   ) {
     this.maxRetries = options.maxRetries ?? 6;
     this.sleep = options.sleep ?? sleep;
+    this.now = options.now ?? Date.now;
   }
 
   initialUrl(stream: StreamName): string {
@@ -72,12 +81,13 @@ export class GraphDeltaReader implements DeltaSource {
   }
 
   async getJson(url: string): Promise<unknown> {
+    const cost = resourceUnitCost(url);
     for (let attempt = 0; ; attempt++) {
-      await this.pace();
+      await this.pace(cost);
       let response: Response;
       try {
         this.metrics.requests++;
-        this.metrics.resourceUnits += resourceUnitCost(url);
+        this.metrics.resourceUnits += cost;
         response = (await this.client.api(url).responseType(ResponseType.RAW).get()) as Response;
       } catch (error) {
         // A credential that cannot get a token will not get one by retrying: the admin has something to fix.
@@ -90,7 +100,7 @@ export class GraphDeltaReader implements DeltaSource {
         throw new GraphRequestError(`GET ${describe(url)} failed after ${attempt + 1} attempts: ${(error as Error).message}`, undefined, undefined);
       }
       if (response.ok) {
-        this.paceMs = Math.floor(this.paceMs * 0.9);
+        this.learnFromUsage(response, cost);
         return await response.json();
       }
       const { code, message } = await errorOf(response);
@@ -105,9 +115,11 @@ export class GraphDeltaReader implements DeltaSource {
       if (retryableStatuses.has(response.status) && attempt < this.maxRetries) {
         if (response.status === 429) {
           this.metrics.throttled++;
-          this.paceMs = Math.min(5000, Math.max(100, this.paceMs * 2));
+          // Refused at this usage: the quota is at most what was spent in the window (a refusal with nothing spent is some other limit).
+          const used = this.unitsInWindow(this.now());
+          if (used > 0) this.quotaEstimate = Math.min(this.quotaEstimate ?? Number.POSITIVE_INFINITY, used);
         }
-        await this.wait(retryAfterMs(response) ?? fallbackBackoffMs(attempt));
+        await this.wait(retryAfterMs(response, this.now()) ?? fallbackBackoffMs(attempt));
         continue;
       }
       const attempts = attempt > 0 ? ` after ${attempt + 1} attempts` : "";
@@ -121,11 +133,41 @@ export class GraphDeltaReader implements DeltaSource {
     await this.sleep(ms);
   }
 
-  private async pace(): Promise<void> {
-    if (this.paceMs === 0) return;
-    const due = this.lastRequestAt + this.paceMs - Date.now();
-    if (due > 0) await this.sleep(due);
-    this.lastRequestAt = Date.now();
+  private unitsInWindow(now: number): number {
+    while (this.spent.length > 0 && now - this.spent[0]!.at >= throttleWindowMs) this.spent.shift();
+    return this.spent.reduce((sum, entry) => sum + entry.units, 0);
+  }
+
+  /** Waits until this request's units fit under the learned quota, with headroom; free until Graph has throttled or warned. */
+  private async pace(cost: number): Promise<void> {
+    if (this.quotaEstimate === undefined) return;
+    const now = this.now();
+    const budget = this.quotaEstimate * quotaHeadroom;
+    let used = this.unitsInWindow(now);
+    if (used + cost <= budget) return;
+    // Wait for just enough of the window to expire: the oldest entries leave first.
+    let wait = 0;
+    for (const entry of this.spent) {
+      used -= entry.units;
+      wait = entry.at + throttleWindowMs - now + 5;
+      if (used + cost <= budget) break;
+    }
+    if (wait <= 0) return;
+    this.metrics.waitedMs += wait;
+    await this.sleep(wait);
+  }
+
+  /** Records what a request cost and, when Graph reports how much of the quota is used, what the quota must be. */
+  private learnFromUsage(response: Response, cost: number): void {
+    const now = this.now();
+    const reported = Number(response.headers.get("x-ms-resource-unit"));
+    this.spent.push({ at: now, units: Number.isFinite(reported) && reported > 0 ? reported : cost });
+    const percentage = Number(response.headers.get("x-ms-throttle-limit-percentage"));
+    if (!Number.isFinite(percentage) || percentage <= 0) return;
+    // Sent as a fraction above 0.8 (throttling-limits); a value above 1 is read as a percentage.
+    const fraction = percentage > 1.5 ? percentage / 100 : percentage;
+    const estimate = this.unitsInWindow(now) / fraction;
+    if (this.quotaEstimate === undefined || estimate < this.quotaEstimate) this.quotaEstimate = estimate;
   }
 }
 
@@ -142,13 +184,13 @@ function credentialErrorOf(error: unknown): Error | undefined {
 }
 
 /** Retry-After is seconds or an HTTP date (RFC 9110); Graph sends seconds. */
-function retryAfterMs(response: Response): number | undefined {
+function retryAfterMs(response: Response, now: number): number | undefined {
   const header = response.headers.get("retry-after");
   if (header === null) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 async function errorOf(response: Response): Promise<{ code: string | undefined; message: string }> {
