@@ -46,6 +46,7 @@ function parseOptions() {
       throttle: { type: "boolean", default: false },
       "throttle-quota": { type: "string" },
       churn: { type: "string", default: "0.01" },
+      "memberships-per-user": { type: "string", default: "10" },
       out: { type: "string" },
       "skip-floor": { type: "boolean", default: false },
       "write-concurrency": { type: "string", default: "8" },
@@ -66,6 +67,7 @@ function parseOptions() {
     throttle: values.throttle || values["throttle-quota"] !== undefined,
     throttleQuota: values["throttle-quota"] === undefined ? undefined : number("throttle-quota", values["throttle-quota"], 1),
     churn: number("churn", values.churn, 0),
+    membershipsPerUser: number("memberships-per-user", values["memberships-per-user"], 0),
     out: values.out,
     skipFloor: values["skip-floor"],
     writeConcurrency: number("write-concurrency", values["write-concurrency"], 1),
@@ -149,7 +151,7 @@ async function copyEntities(from: DirectoryTables, to: DirectoryTables, log: (li
 async function main(): Promise<number> {
   const options = parseOptions();
   if (options.help) {
-    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--write-concurrency 8] [--out FILE] [--skip-floor]\n");
+    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--memberships-per-user 10] [--write-concurrency 8] [--out FILE] [--skip-floor]\n");
     return 0;
   }
   const relaunched = relaunchTrustingStandIn();
@@ -181,6 +183,7 @@ async function main(): Promise<number> {
       groups: options.groups,
       seed: options.seed,
       latencyMs: options.latencyMs,
+      membershipsPerUser: options.membershipsPerUser,
     });
     log(`  tenant generated in ${tenant.generatedMs} ms: ${tenant.users} users, ${tenant.groups} groups, ${tenant.memberships} direct memberships`);
     if (options.throttle) await ask({ type: "quota", quota: options.throttleQuota ?? "documented" });

@@ -4,7 +4,7 @@ import { GraphStandIn } from "../standin/graphStandIn";
 import { standInCertDir } from "../standin/trustedRelaunch";
 
 export type StandInCommand =
-  | { type: "start"; users: number; groups: number; seed: number; latencyMs: number }
+  | { type: "start"; users: number; groups: number; seed: number; latencyMs: number; membershipsPerUser: number }
   | { type: "churn"; fraction: number; seed: number }
   | { type: "quota"; quota: "documented" | number | undefined }
   | { type: "stats" }
@@ -16,7 +16,7 @@ async function handle(command: StandInCommand): Promise<unknown> {
   switch (command.type) {
     case "start": {
       const started = Date.now();
-      const model = DirectoryModel.generate({ seed: command.seed, users: command.users, groups: command.groups });
+      const model = DirectoryModel.generate({ seed: command.seed, users: command.users, groups: command.groups, membershipsPerUser: command.membershipsPerUser });
       const generatedMs = Date.now() - started;
       standIn = await GraphStandIn.start({ certDir: standInCertDir, model });
       standIn.faults.latencyMs = command.latencyMs;
