@@ -1,6 +1,7 @@
 // What every part of the Functions surface shares: settings, storage, the lease, the queue and the engine factory.
 import type { Settings } from "../config/settings";
 import type { Composition } from "../compositionRoot";
+import type { CredentialStatus } from "../identity/credentialStatus";
 import type { Logger } from "../logging/logger";
 import { RunLog } from "../store/runLog";
 import { emptyStoreMetrics } from "../store/tableWriter";
@@ -30,6 +31,8 @@ export interface ServiceContext {
   changes: ChangeFeed;
   queue: RunQueue;
   composeTenant: ComposeTenant;
+  /** Each tenant's sign-in credential and, in Key Vault modes, its secret's expiry; never throws. */
+  credentialStatus: () => Promise<CredentialStatus[]>;
   clock: () => number;
   timing: ServiceTiming;
   /** Creates the tables this surface uses, once per process. */

@@ -11,6 +11,7 @@ import { processPoisonMessage, processRunMessage, type WorkResult } from "./runW
 import { runLogOf, type ComposeTenant, type ServiceContext, type ServiceTiming } from "./serviceContext";
 import { openQueue, openServiceTables, type ServiceTables } from "./serviceStorage";
 import { readRun, readStatus, type RunView, type SyncStatus } from "./syncStatus";
+import { readCredentialStatus, type CredentialStatus } from "../identity/credentialStatus";
 
 /** A lease is renewed at least this often (or at a third of a shorter TTL), so one failed renewal never loses it. */
 const maxRenewIntervalMs = 60_000;
@@ -23,6 +24,8 @@ export interface SyncServiceOptions {
   clock?: () => number;
   /** Overrides timings derived from settings (tests use a tiny budget). */
   timing?: Partial<ServiceTiming>;
+  /** Reads each tenant's credential state (Key Vault expiry); replaced in tests. */
+  credentialStatus?: (settings: Settings) => Promise<CredentialStatus[]>;
 }
 
 export interface ChangeQuery {
@@ -59,6 +62,7 @@ export class SyncService {
       changes: new ChangeFeed(tables.changes),
       queue: options.queue ?? new StorageRunQueue(openQueue(settings, syncRequestQueueName)),
       composeTenant: options.composeTenant,
+      credentialStatus: () => (options.credentialStatus ?? readCredentialStatus)(settings),
       clock,
       timing,
       ready: () =>

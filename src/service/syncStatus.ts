@@ -1,4 +1,5 @@
 // Answers "what is this run doing" and "how is each tenant's sync doing", from the run log, the request records and the leases.
+import type { CredentialStatus } from "../identity/credentialStatus";
 import { nextOccurrence, parseNcrontab, ScheduleError } from "../schedule/ncrontab";
 import type { SyncRunSummary } from "../sync/syncRun";
 import type { LeaseState, RunLeaseRecord } from "./runLease";
@@ -89,6 +90,8 @@ export interface TenantStatus {
   lastRun: RunOutline | null;
   activeRun: (LeaseView & { runId: string }) | null;
   nextScheduledRunAt: string | null;
+  /** The credential mode and, where a secret lives in Key Vault, its expiry and what to do about it. */
+  credential: CredentialStatus | null;
   warnings: string[];
 }
 
@@ -114,11 +117,22 @@ export async function readStatus(context: ServiceContext, tenantIds: readonly st
     if (!(error instanceof ScheduleError)) throw error;
     scheduleWarnings.push(`${error.message}; the timer cannot start, so no scheduled runs happen.`);
   }
-  const tenants = await Promise.all(tenantIds.map((tenantId) => tenantStatus(context, tenantId, now, nextRunAt, interval, scheduleWarnings)));
+  const credentials = await context.credentialStatus();
+  const tenants = await Promise.all(
+    tenantIds.map((tenantId) => tenantStatus(context, tenantId, now, nextRunAt, interval, scheduleWarnings, credentials.find((credential) => credential.tenantId === tenantId))),
+  );
   return { generatedAt: now.toISOString(), schedule: { expression: context.settings.syncSchedule, timeZone: "UTC", nextRunAt: nextRunAt?.toISOString() ?? null }, tenants };
 }
 
-async function tenantStatus(context: ServiceContext, tenantId: string, now: Date, nextRunAt: Date | undefined, interval: number | undefined, scheduleWarnings: string[]): Promise<TenantStatus> {
+async function tenantStatus(
+  context: ServiceContext,
+  tenantId: string,
+  now: Date,
+  nextRunAt: Date | undefined,
+  interval: number | undefined,
+  scheduleWarnings: string[],
+  credential: CredentialStatus | undefined,
+): Promise<TenantStatus> {
   const [recent, marker, lease] = await Promise.all([runLogOf(context, tenantId).listRecent(recentRunsScanned), context.requests.lastSuccess(tenantId), context.leases.read(tenantId)]);
   const lastRun = recent[0];
   const scanned = recent.find((run) => run.status === "succeeded" && !run.dryRun && run.endedAt);
@@ -131,6 +145,8 @@ async function tenantStatus(context: ServiceContext, tenantId: string, now: Date
   if (lastRun?.status === "failed") warnings.push(`The last run (${lastRun.runId}) failed: ${lastRun.error ?? "no reason recorded"}`);
   if (lastRun && lastRun.warnings.length > 0) warnings.push(`The last run (${lastRun.runId}) reported ${lastRun.warnings.length} warning(s); GET /api/sync/runs/${lastRun.runId} lists them.`);
   const leaseExpired = lease !== undefined && context.leases.isExpired(lease);
+  // A secret that expires soon, has expired or cannot be read stops the sync; the message names the secret, the vault and the fix.
+  if (credential?.secret && credential.secret.state !== "valid" && credential.secret.state !== "noExpiry") warnings.push(credential.secret.message);
   if (lease && leaseExpired) warnings.push(`Run ${lease.runId} is stalled: its lease expired at ${lease.expiresAt} without being renewed. The next request or scheduled run takes over from the last checkpoint.`);
   return {
     tenantId,
@@ -139,6 +155,7 @@ async function tenantStatus(context: ServiceContext, tenantId: string, now: Date
     lastRun: lastRun ? outline(lastRun) : null,
     activeRun: lease ? { runId: lease.runId, ...leaseView(context, lease) } : null,
     nextScheduledRunAt: nextRunAt?.toISOString() ?? null,
+    credential: credential ?? null,
     warnings,
   };
 }

@@ -149,6 +149,31 @@ describe("status and retention over time", () => {
     assert.ok(tenant!.warnings.some((warning) => /delta tokens have expired/.test(warning)), JSON.stringify(tenant!.warnings));
   });
 
+  test("status shows each tenant's credential and warns, with the fix, when its Key Vault secret is about to expire", async () => {
+    const settings = env.settings();
+    installService(env, settings);
+    await syncNow({});
+    const message = `Key Vault secret "entra-sync-secret" in https://vault.example.test expires in 9 days; renew it with az keyvault secret set.`;
+    useSyncService(
+      new SyncService(settings, {
+        composeTenant: standInComposer(env),
+        credentialStatus: async () => [
+          {
+            tenantId: settings.tenantId,
+            mode: "clientSecret",
+            clientId: "b0000000-0000-4000-8000-0000000000b1",
+            secret: { vaultUrl: "https://vault.example.test", secretName: "entra-sync-secret", kind: "clientSecret", state: "expiring", expiresOn: new Date(Date.now() + 9 * dayMs).toISOString(), daysLeft: 9, version: "v1", message },
+          },
+        ],
+      }),
+    );
+    const status = await get(getSyncStatus, "/api/sync/status");
+    const [tenant] = status.jsonBody.tenants as Array<{ warnings: string[]; credential: { mode: string; secret: { daysLeft: number } } }>;
+    assert.equal(tenant!.credential.mode, "clientSecret");
+    assert.equal(tenant!.credential.secret.daysLeft, 9);
+    assert.ok(tenant!.warnings.includes(message), JSON.stringify(tenant!.warnings));
+  });
+
   test("the timer purges runs, requests and change events older than RUN_RETENTION_DAYS and keeps younger ones", async () => {
     const settings = env.settings({ RUN_RETENTION_DAYS: "30" });
     installService(env, settings);
