@@ -11,6 +11,20 @@ import type { SyncRunSummary } from "./syncRun";
 /** Writes are flushed in chunks while a full rebuild streams, so memory stays flat on large tenants. */
 const flushEvery = 50_000;
 
+/** Direct memberships a full read saw, kept in memory so the rebuild after it need not read the Members table back. */
+export class MembershipCollector {
+  readonly byMember = new Map<string, { memberType: MemberType; groups: string[] }>();
+  /** Group ids repeat for every member; one string per group keeps a million edges small. */
+  private readonly interned = new Map<string, string>();
+
+  add(groupId: string, memberId: string, memberType: MemberType): void {
+    const group = this.interned.get(groupId) ?? (this.interned.set(groupId, groupId), groupId);
+    const entry = this.byMember.get(memberId);
+    if (entry) entry.groups.push(group);
+    else this.byMember.set(memberId, { memberType, groups: [group] });
+  }
+}
+
 interface DirectEdge {
   groupId: string;
   /** The Members row's current active flag, known when the rebuild streamed the Members table. */
@@ -31,14 +45,15 @@ export class MembershipClosure {
     private readonly summary: SyncRunSummary,
   ) {}
 
-  async run(work: ClosureWork): Promise<void> {
+  /** `collected`: every direct membership, when the full read that wrote them all ran in this process. */
+  async run(work: ClosureWork, collected?: MembershipCollector): Promise<void> {
     const [edges, activeGroups] = await Promise.all([this.store.listNesting(), this.store.listObjectIds("groups", "deleted eq false")]);
     this.activeGroups = activeGroups;
     for (const { childId, parentId } of edges) {
       push(this.parentsOf, childId, parentId);
       push(this.childrenOf, parentId, childId);
     }
-    if (work.all) await this.rebuildAll();
+    if (work.all) await this.rebuildAll(collected);
     else await this.recompute(work);
     await this.flush();
   }
@@ -143,11 +158,18 @@ export class MembershipClosure {
   }
 
   /** After a full read: every member's rows, rebuilt from the Members table in two streaming passes merged by member id. */
-  private async rebuildAll(): Promise<void> {
+  private async rebuildAll(collected: MembershipCollector | undefined): Promise<void> {
     const activeUsers = await this.store.listObjectIds("users", "deleted eq false");
     const directByMember = new Map<string, { memberType: MemberType; edges: DirectEdge[] }>();
     const interned = new Map<string, string>();
-    for await (const row of this.store.listAllMembers()) {
+    if (collected) {
+      // Every row the full read wrote is active; a group's parts never repeat a member, but a replayed page could.
+      for (const [memberId, entry] of collected.byMember) {
+        directByMember.set(memberId, { memberType: entry.memberType, edges: [...new Set(entry.groups)].map((groupId) => ({ groupId, memberRowActive: true })) });
+      }
+      collected.byMember.clear();
+    }
+    for await (const row of collected ? [] : this.store.listAllMembers()) {
       const groupId = interned.get(row.groupId) ?? (interned.set(row.groupId, row.groupId), row.groupId);
       let entry = directByMember.get(row.memberId);
       if (!entry) directByMember.set(row.memberId, (entry = { memberType: row.memberType, edges: [] }));

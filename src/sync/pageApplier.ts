@@ -5,6 +5,7 @@ import type { DirectoryStore } from "../store/directoryStore";
 import type { SyncStateStore } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
+import type { MembershipCollector } from "./membershipClosure";
 import type { ChangeCounts, SyncRunSummary } from "./syncRun";
 
 /** How the page's stream is being read: a full read stamps every write with its generation. */
@@ -51,6 +52,9 @@ export class PageApplier {
   /** Hashes written during this run, so a group's later appearances in a full read are not written or counted again. */
   private readonly writtenThisRun = new Map<string, string>();
 
+  /** Set by the engine while a full read of groups runs from its first page in this process. */
+  collector: MembershipCollector | undefined;
+
   constructor(
     private readonly store: DirectoryStore,
     private readonly state: SyncStateStore,
@@ -92,6 +96,7 @@ export class PageApplier {
         this.summary.memberships.added++;
         this.note("membershipAdded", `${change.memberId} (${change.memberType}) to ${change.groupId}`, page, change.memberId, change.groupId);
         memberOps.push({ kind: "upsert", mode: "Replace", ...member, properties: { memberType: change.memberType, active: true, gen: context.fullReadGeneration ?? "" } });
+        if (full) this.collector?.add(change.groupId, change.memberId, change.memberType);
         if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true } });
       }
       if (change.memberType === "group") {

@@ -11,7 +11,7 @@ import type { StreamCheckpoint, SyncStateStore } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { StoreMetrics, TableOperation } from "../store/tableWriter";
 import type { Logger } from "../logging/logger";
-import { MembershipClosure } from "./membershipClosure";
+import { MembershipClosure, MembershipCollector } from "./membershipClosure";
 import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
 import { addWarning, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
@@ -111,7 +111,7 @@ export class SyncEngine {
       const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
       const failure = failures.find((error) => !(error instanceof DeadlineReached)) ?? failures[0];
       if (failure !== undefined) throw failure;
-      if (!summary.dryRun) await this.complete(summary, logger);
+      if (!summary.dryRun) await this.complete(summary, logger, applier.collector);
       summary.status = "succeeded";
     } catch (error) {
       if (error instanceof DeadlineReached) {
@@ -164,6 +164,7 @@ export class SyncEngine {
     }
     if (forceFull || (!current.deltaLink && !current.nextLink && !current.fullReadGeneration)) {
       startFullRead(storeEmptyAtStart);
+      if (stream === "groups") applier.collector = new MembershipCollector();
       // Saved before the first page, so a run that dies before any page still resumes as a full read.
       if (!dryRun) await state.saveCheckpoint(stream, current);
     }
@@ -183,6 +184,7 @@ export class SyncEngine {
         logger.warn(`${error.message}; starting a full read of ${stream}`);
         startFullRead(false);
         skipStoredRows = false;
+        if (stream === "groups") applier.collector = new MembershipCollector();
         cursor = { kind: "initial" };
         prefetched = undefined;
         continue;
@@ -223,7 +225,7 @@ export class SyncEngine {
   }
 
   /** After both streams finished: sweep what a full read did not find, recompute closures, then commit the delta links. */
-  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>): Promise<void> {
+  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, collected: MembershipCollector | undefined): Promise<void> {
     const { state } = this.deps;
     const fresh = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
     for (const stream of ["users", "groups"] as const) {
@@ -236,7 +238,8 @@ export class SyncEngine {
     if (work.all || work.members.size > 0 || work.groups.size > 0) {
       const started = Date.now();
       logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
-      await new MembershipClosure(this.deps.store, summary).run(work);
+      // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
+      await new MembershipClosure(this.deps.store, summary).run(work, fresh.groups.fullReadGeneration ? collected : undefined);
       await state.clearClosureWork(work);
       logger.info(`Memberships recomputed in ${Date.now() - started} ms`);
     }
