@@ -2,7 +2,8 @@
 // Command-line entry: runs the same engine as the Functions host, for admins, scripts and the demo.
 import { parseArgs } from "node:util";
 import { formatCheckReport, runConnectionCheck } from "../check/connectionCheck";
-import { loadSettings, SettingsError } from "../config/settings";
+import { loadSettings, SettingsError, settingsForTenant, type Settings } from "../config/settings";
+import { runUnderLease } from "../service/leasedRun";
 import { compose } from "../compositionRoot";
 import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
 import type { SyncProgress } from "../sync/syncEngine";
@@ -13,7 +14,9 @@ import { formatRunSummary } from "./runReport";
 const usage = `Usage: entra-sync <command> [options]
 
 Commands:
-  sync [--full] [--dry-run] [--json]   Sync the directory into Table Storage (incremental unless --full)
+  sync [--full] [--dry-run] [--json]   Sync the directory into Table Storage (incremental unless --full); every
+                                       configured tenant, one at a time, unless --tenant names one. Exit code 3
+                                       when a run for the tenant is already active (it is not started twice)
   export                               Print the stored directory as JSON (users, groups, memberships)
   status [--json] [--limit N]          Show recent runs
   check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads
@@ -23,6 +26,7 @@ Commands:
 
 Options:
   --help                               Show this help
+  --tenant ID                          The tenant to act on when several are configured (SYNC_TENANTS)
   --verbose                            Log every step as JSON lines on stderr
 
 Settings come from the environment or local.settings.json (see README, "Configuration").`;
@@ -51,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: "boolean", default: false },
       users: { type: "string" },
       groups: { type: "string" },
+      tenant: { type: "string" },
     },
   });
   const command = positionals[0];
@@ -70,13 +75,28 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown command "${command}".\n\n${usage}\n`);
     return 2;
   }
-  const settings = loadSettings(settingsEnvironment());
-  const composition = compose(settings, { logger, onProgress: values.json ? undefined : progressPrinter() });
+  const allSettings = loadSettings(settingsEnvironment());
+  const tenants = chooseTenants(allSettings, values.tenant, command === "sync");
   if (command === "sync") {
-    const { summary, plan } = await composition.engine.run({ mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], trigger: "cli" });
-    process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
-    return summary.status === "succeeded" ? 0 : 1;
+    let code = 0;
+    for (const settings of tenants) {
+      const composition = compose(settings, { logger, onProgress: values.json ? undefined : progressPrinter() });
+      const outcome = await runUnderLease(composition, { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], trigger: "cli" }, logger);
+      if (!outcome.started) {
+        const { holder } = outcome;
+        process.stderr.write(`Tenant ${settings.tenantId}: run ${holder.runId} is already ${holder.state} (its lease lasts until ${holder.expiresAt}); not starting another.\n`);
+        code = Math.max(code, 3);
+        continue;
+      }
+      const { summary, plan } = outcome.result;
+      if (outcome.tookOverFrom) process.stderr.write(`Tenant ${settings.tenantId}: took over from run ${outcome.tookOverFrom.runId}, whose lease had expired; resumed from its checkpoint.\n`);
+      process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
+      if (summary.status !== "succeeded") code = Math.max(code, 1);
+    }
+    return code;
   }
+  const settings = tenants[0]!;
+  const composition = compose(settings, { logger });
   if (command === "export") {
     const snapshot = await composition.store.snapshot();
     process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, exportedAt: new Date().toISOString(), ...snapshot }, null, 2)}\n`);
@@ -88,6 +108,18 @@ export async function main(argv: string[]): Promise<number> {
   if (values.json) process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
   else process.stdout.write(runs.length === 0 ? "No runs yet.\n" : `${runs.map((run) => formatRunSummary(run)).join("\n\n")}\n`);
   return 0;
+}
+
+/** sync goes through every configured tenant unless --tenant names one; export and status need one when there are several. */
+function chooseTenants(settings: Settings, tenant: string | undefined, all: boolean): Settings[] {
+  if (tenant !== undefined) {
+    const chosen = settingsForTenant(settings, tenant);
+    if (!chosen) throw new SettingsError(`--tenant ${tenant} is not a tenant this deployment syncs; configured: ${settings.tenants.map((t) => t.tenantId).join(", ")}.`);
+    return [chosen];
+  }
+  if (all) return settings.tenants.map((t) => settingsForTenant(settings, t.tenantId)!);
+  if (settings.tenants.length > 1) throw new SettingsError(`Several tenants are configured; pass --tenant with one of: ${settings.tenants.map((t) => t.tenantId).join(", ")}.`);
+  return [settings];
 }
 
 if (require.main === module) {

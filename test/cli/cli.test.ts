@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { RunLeases } from "../../src/service/runLease";
 import { DirectoryModel } from "../../standin/directoryModel";
 import { startEnvironment, type TestEnvironment } from "../support/testEnvironment";
 
@@ -75,6 +76,26 @@ describe("entra-sync command line", () => {
     const human = await runCli(["status"], settingsEnv);
     assert.match(human.stdout, /Run \S+ succeeded/);
     assert.match(human.stdout, /Graph: +\d+ requests/);
+  });
+
+  test("sync does not start while another run holds the tenant's lease, and says which (exit code 3)", async () => {
+    const settings = env.settings();
+    const composition = env.compose(settings);
+    await composition.store.ensureTables();
+    await new RunLeases(composition.tables.syncState, 600_000).acquire(settings.tenantId, "20260101T000000Z-c0ffee", "ticket");
+    const result = await runCli(["sync"], { ENTRA_TENANT_ID: settings.tenantId, DirectoryStorage: env.azurite.connectionString, TABLE_PREFIX: settings.tablePrefix });
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /run 20260101T000000Z-c0ffee is already queued .*not starting another/);
+  });
+
+  test("with several tenants, export asks which one", async () => {
+    const result = await runCli(["export"], {
+      ENTRA_TENANT_ID: env.standIn.tenantId,
+      SYNC_TENANTS: JSON.stringify([{ tenantId: "22222222-3333-4444-5555-666666666666" }]),
+      DirectoryStorage: env.azurite.connectionString,
+    });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^Several tenants are configured; pass --tenant with one of: /);
   });
 
   test("demo runs a full and an incremental sync with nothing configured", async () => {
