@@ -13,6 +13,8 @@ export interface PageContext {
   fullReadGeneration: string | undefined;
   /** The store held nothing when this full read began and this invocation read it from its first page, so no stored row can be met. */
   storeWasEmpty: boolean;
+  /** This full read fills a store that held nothing of the tenant when it began (the first sync). */
+  initialLoad: boolean;
   dryRun: boolean;
   now: string;
 }
@@ -41,6 +43,8 @@ export interface ChangeSink {
 interface PageChanges {
   at: string;
   events: ChangeEvent[];
+  /** The first load of an empty store is not a change to anyone: one event per object would only flood the feed. */
+  recordEvents: boolean;
 }
 
 /** What a dry run would have done, a few entries per kind, for the admin to review. */
@@ -64,7 +68,7 @@ export class PageApplier {
 
   async applyUserPage(changes: ObjectChange<UserProperties>[], context: PageContext): Promise<void> {
     const dirty = new Map<string, string>();
-    const page: PageChanges = { at: context.now, events: [] };
+    const page: PageChanges = { at: context.now, events: [], recordEvents: !context.initialLoad };
     const { objectOps, removedForGood } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"), page);
     if (context.dryRun) return;
     await this.state.markDirty(dirty, []);
@@ -76,7 +80,7 @@ export class PageApplier {
   async applyGroupPage(changes: GroupPageChanges, context: PageContext): Promise<void> {
     const dirtyMembers = new Map<string, string>();
     const dirtyGroups = new Set<string>();
-    const page: PageChanges = { at: context.now, events: [] };
+    const page: PageChanges = { at: context.now, events: [], recordEvents: !context.initialLoad };
     const { objectOps, removedForGood } = await this.planObjects("groups", mergeAppearances(changes.groups), context, this.summary.groups, (id) => dirtyGroups.add(id), page);
     const full = context.fullReadGeneration !== undefined;
     const memberOps: TableOperation[] = [];
@@ -233,7 +237,7 @@ export class PageApplier {
   private note(kind: string, entry: string, page: PageChanges, objectId: string, groupId?: string): void {
     const entries = (this.plan[kind] ??= []);
     if (entries.length < planSampleSize) entries.push(entry);
-    page.events.push({ tenantId: this.summary.tenantId, runId: this.summary.runId, at: page.at, kind, objectId, groupId, description: entry });
+    if (page.recordEvents) page.events.push({ tenantId: this.summary.tenantId, runId: this.summary.runId, at: page.at, kind, objectId, groupId, description: entry });
   }
 }
 

@@ -195,7 +195,13 @@ export class SyncEngine {
         prefetched = source.readPage(stream, { kind: "link", url: page.nextLink });
         prefetched.catch(() => undefined);
       }
-      const context: PageContext = { fullReadGeneration: current.fullReadGeneration, storeWasEmpty: skipStoredRows, dryRun, now: new Date().toISOString() };
+      const context: PageContext = {
+        fullReadGeneration: current.fullReadGeneration,
+        storeWasEmpty: skipStoredRows,
+        initialLoad: current.fullReadGeneration !== undefined && current.storeWasEmpty,
+        dryRun,
+        now: new Date().toISOString(),
+      };
       if (stream === "users") {
         const parsed = parseUserPage(page.objects);
         parsed.warnings.forEach((warning) => addWarning(summary, warning));

@@ -66,7 +66,8 @@ describe("change feed", () => {
   let settings: Settings;
   let firstRun: string;
   let secondRun: string;
-  let changed: { updated: string; softDeleted: string; removedFrom: string; removedMember: string };
+  let thirdRun: string;
+  let changed: { updated: string[]; softDeleted: string; removedFrom: string; removedMember: string; laterUpdated: string };
 
   before(async () => {
     settings = env.settings();
@@ -75,28 +76,29 @@ describe("change feed", () => {
     const users = [...env.model.users.values()].filter((user) => !user.deleted);
     const group = [...env.model.groups.values()].find((candidate) => (env.model.members.get(candidate.id)?.size ?? 0) > 0)!;
     const removedMember = [...env.model.members.get(group.id)!.keys()][0]!;
-    changed = { updated: users[0]!.id, softDeleted: users[1]!.id, removedFrom: group.id, removedMember };
-    env.model.updateUser(changed.updated, { jobTitle: "Head of Feeds" });
+    changed = { updated: users.slice(2, 14).map((user) => user.id), softDeleted: users[1]!.id, removedFrom: group.id, removedMember, laterUpdated: users[0]!.id };
+    for (const id of changed.updated) env.model.updateUser(id, { jobTitle: "Head of Feeds" });
     env.model.softDeleteUser(changed.softDeleted);
     env.model.removeMember(group.id, removedMember);
     secondRun = await syncNow({});
+    env.model.updateUser(changed.laterUpdated, { jobTitle: "Later" });
+    thirdRun = await syncNow({});
   });
 
-  test("the first run's events list every object and membership it created, in time order, across pages", async () => {
+  test("the first sync records no events (the tables are the starting point); later runs list every change, in time order, across pages", async () => {
     installService(env, settings);
-    const all = await readAll(`/api/sync/changes?runId=${firstRun}&limit=1000`);
+    assert.deepEqual((await readAll(`/api/sync/changes?runId=${firstRun}&limit=1000`)).events, []);
+    const all = await readAll(`/api/sync/changes?runId=${secondRun}&limit=1000`);
     assert.equal(all.pages, 1);
     const { events } = all;
-    assert.ok(events.every((event) => event.runId === firstRun && event.tenantId === settings.tenantId));
-    assert.equal(countOf(events, "userCreated"), env.model.users.size);
-    assert.equal(countOf(events, "groupCreated"), env.model.groups.size);
-    assert.ok(countOf(events, "membershipAdded") > 0);
-    const membership = events.find((event) => event.kind === "membershipAdded")!;
+    assert.ok(events.every((event) => event.runId === secondRun && event.tenantId === settings.tenantId));
+    assert.equal(countOf(events, "userUpdated"), changed.updated.length);
+    const membership = events.find((event) => event.kind === "membershipRemoved")!;
     assert.ok(membership.groupId && env.model.groups.has(membership.groupId), "a membership event names the group");
     const times = events.map((event) => event.at);
     assert.deepEqual(times, [...times].sort(), "oldest first");
 
-    const paged = await readAll(`/api/sync/changes?runId=${firstRun}&limit=7`);
+    const paged = await readAll(`/api/sync/changes?runId=${secondRun}&limit=7`);
     assert.equal(paged.pages, Math.ceil(events.length / 7));
     assert.deepEqual(paged.events, events, "paging returns the same events, each once");
   });
@@ -105,22 +107,23 @@ describe("change feed", () => {
     installService(env, settings);
     const { events } = await readAll(`/api/sync/changes?sinceRunId=${firstRun}`);
     assert.ok(events.length > 0);
-    assert.ok(events.every((event) => event.runId === secondRun), "only the second run's events");
-    assert.ok(events.some((event) => event.kind === "userUpdated" && event.objectId === changed.updated));
+    assert.ok(events.every((event) => event.runId === secondRun || event.runId === thirdRun), "only the later runs' events");
+    assert.ok(events.some((event) => event.kind === "userUpdated" && event.objectId === changed.updated[0]));
     assert.ok(events.some((event) => event.kind === "userSoftDeleted" && event.objectId === changed.softDeleted));
     assert.ok(events.some((event) => event.kind === "membershipRemoved" && event.objectId === changed.removedMember && event.groupId === changed.removedFrom));
     assert.equal(countOf(events, "userCreated"), 0);
 
     const sinceSecond = await readAll(`/api/sync/changes?sinceRunId=${secondRun}`);
-    assert.deepEqual(sinceSecond.events, [], "nothing after the last run");
+    assert.deepEqual(sinceSecond.events.map((event) => [event.runId, event.kind, event.objectId]), [[thirdRun, "userUpdated", changed.laterUpdated]]);
+    assert.deepEqual((await readAll(`/api/sync/changes?sinceRunId=${thirdRun}`)).events, [], "nothing after the last run");
   });
 
   test("since a time, the feed starts at that time", async () => {
     installService(env, settings);
-    const second = (await readAll(`/api/sync/changes?runId=${secondRun}`)).events;
-    const since = new Date(Date.parse(second[0]!.at)).toISOString().replace(".000Z", "Z");
+    const third = (await readAll(`/api/sync/changes?runId=${thirdRun}`)).events;
+    const since = new Date(Date.parse(third[0]!.at)).toISOString().replace(".000Z", "Z");
     const { events } = await readAll(`/api/sync/changes?since=${encodeURIComponent(since)}&tenantId=${settings.tenantId.toUpperCase()}`);
-    assert.ok(events.length >= second.length);
+    assert.ok(events.length >= third.length);
     assert.ok(events.every((event) => Date.parse(event.at) >= Date.parse(since)));
     const everything = (await readAll("/api/sync/changes")).events;
     assert.ok(everything.length > events.length, "without since, every retained event");
@@ -128,7 +131,7 @@ describe("change feed", () => {
 
   test("a dry run records no change events", async () => {
     installService(env, settings);
-    env.model.updateUser(changed.updated, { jobTitle: "Dry Runner" });
+    env.model.updateUser(changed.laterUpdated, { jobTitle: "Dry Runner" });
     const dryRun = await syncNow({ dryRun: true });
     const { events } = await readAll(`/api/sync/changes?runId=${dryRun}`);
     assert.deepEqual(events, []);
@@ -178,13 +181,16 @@ describe("status and retention over time", () => {
     const settings = env.settings({ RUN_RETENTION_DAYS: "30" });
     installService(env, settings);
     await syncNow({ mode: "full" });
+    // The first sync records no change events, so a second one makes some to purge.
+    env.model.updateUser([...env.model.users.values()].find((user) => !user.deleted)!.id, { jobTitle: "Retained for a while" });
+    await syncNow({});
     const before = { runs: await entityCount(settings, "runs"), requests: await entityCount(settings, "runRequests"), changes: await entityCount(settings, "changes") };
-    assert.deepEqual({ runs: before.runs, requests: before.requests }, { runs: 1, requests: 1 });
+    assert.deepEqual({ runs: before.runs, requests: before.requests }, { runs: 2, requests: 2 });
     assert.ok(before.changes > 0);
 
     useSyncService(new SyncService(settings, { composeTenant: standInComposer(env), clock: () => Date.now() + 29 * dayMs }));
     await scheduledSync(timer, invocation("scheduledSync").context);
-    assert.equal(await entityCount(settings, "runs"), 1, "29 days old: kept");
+    assert.equal(await entityCount(settings, "runs"), 2, "29 days old: kept");
     assert.equal(await entityCount(settings, "changes"), before.changes);
     // The timer's own run is worked off; the engine stamps it with today's date, so the next purge takes it too.
     assert.equal(await drainWorker(requestQueue(env)), 1);
@@ -195,7 +201,7 @@ describe("status and retention over time", () => {
     assert.equal(await entityCount(settings, "runs"), 0, "31 days old: purged");
     assert.equal(await entityCount(settings, "changes"), 0);
     assert.equal(await entityCount(settings, "runRequests"), 2, "only the requests the two timers made remain");
-    const purged = new RegExp(`Purged 2 runs, 1 run requests and ${before.changes} change events`);
+    const purged = new RegExp(`Purged 3 runs, 2 run requests and ${before.changes} change events`);
     assert.ok(purge.lines.some((entry) => purged.test(String(entry.line.message)) && entry.line.tenantId === settings.tenantId), JSON.stringify(purge.lines));
   });
 });
