@@ -47,31 +47,28 @@ describe("Graph delta reader", () => {
     await assert.rejects(other.reader.readPage("users", { kind: "initial" }), (error: unknown) => error instanceof GraphRequestError && !(error instanceof DeltaTokenExpiredError));
   });
 
-  test("once Graph reports usage near the quota, requests are paced under it instead of being throttled", async () => {
-    const quota = 10;
+  /** A server-side 10-second window of 1-unit requests that refuses past the quota and, if asked, reports usage above 80 %. */
+  function quotaServer(quota: number, reportUsage: boolean) {
     const served: number[] = [];
-    const { reader, metrics } = scripted((_, now) => {
-      // A server-side 10-second window of 1-unit requests, refusing past the quota, reporting usage above 80 %.
+    return (_: number, now: number) => {
       const recent = served.filter((at) => now - at < 10_000);
       if (recent.length + 1 > quota) return page({ error: { code: "TooManyRequests" } }, 429, { "retry-after": "10" });
       served.push(now);
-      const used = recent.length + 1;
-      return page({ value: [], "@odata.nextLink": `${endpoint}/v1.0/users/delta?$skiptoken=x` }, 200, { "x-ms-resource-unit": "1", ...(used / quota > 0.8 ? { "x-ms-throttle-limit-percentage": (used / quota).toFixed(1) } : {}) });
-    });
+      const used = (recent.length + 1) / quota;
+      const usage = reportUsage && used > 0.8 ? { "x-ms-resource-unit": "1", "x-ms-throttle-limit-percentage": used.toFixed(1) } : {};
+      return page({ value: [], "@odata.nextLink": `${endpoint}/v1.0/users/delta?$skiptoken=x` }, 200, usage);
+    };
+  }
+
+  test("once Graph reports usage near the quota, requests are paced under it instead of being throttled", async () => {
+    const { reader, metrics } = scripted(quotaServer(10, true));
     for (let i = 0; i < 100; i++) await reader.readPage("users", { kind: "link", url: `${endpoint}/v1.0/users/delta?$skiptoken=x` });
     assert.equal(metrics.throttled, 0, "the usage header was enough to stay under the quota");
     assert.ok(metrics.waitedMs > 0);
   });
 
   test("after a first 429 the reader learns the quota and later requests stay under it", async () => {
-    const quota = 10;
-    const served: number[] = [];
-    const { reader, metrics } = scripted((_, now) => {
-      const recent = served.filter((at) => now - at < 10_000);
-      if (recent.length + 1 > quota) return page({ error: { code: "TooManyRequests" } }, 429, { "retry-after": "10" });
-      served.push(now);
-      return page({ value: [], "@odata.nextLink": `${endpoint}/v1.0/users/delta?$skiptoken=x` });
-    });
+    const { reader, metrics } = scripted(quotaServer(10, false));
     for (let i = 0; i < 200; i++) await reader.readPage("users", { kind: "link", url: `${endpoint}/v1.0/users/delta?$skiptoken=x` });
     assert.equal(metrics.throttled, 1, "one 429 to learn from, then none");
     assert.ok(metrics.throttled / metrics.requests < 0.01);
