@@ -55,7 +55,7 @@ describe("Graph delta reader", () => {
       if (recent.length + 1 > quota) return page({ error: { code: "TooManyRequests" } }, 429, { "retry-after": "10" });
       served.push(now);
       const used = (recent.length + 1) / quota;
-      const usage = reportUsage && used > 0.8 ? { "x-ms-resource-unit": "1", "x-ms-throttle-limit-percentage": used.toFixed(1) } : {};
+      const usage: Record<string, string> = reportUsage && used > 0.8 ? { "x-ms-resource-unit": "1", "x-ms-throttle-limit-percentage": used.toFixed(1) } : {};
       return page({ value: [], "@odata.nextLink": `${endpoint}/v1.0/users/delta?$skiptoken=x` }, 200, usage);
     };
   }
