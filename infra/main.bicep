@@ -24,6 +24,9 @@ param entraTenantId string = tenant().tenantId
 @description('Further tenants to sync, as the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
 param syncTenants string = ''
 
+@description('Group id to role names, as the JSON object ROLE_MAPPING takes; empty stores no roles.')
+param roleMapping string = ''
+
 @description('How the app signs in to Microsoft Graph; see docs/deploy.md for choosing one.')
 @allowed([
   'managedIdentity'
@@ -227,6 +230,7 @@ module functionApp 'app/function.bicep' = {
     // Also the default client id of further tenants, so it is passed even in managedIdentity mode.
     entraClientId: entraClientId
     syncTenants: syncTenants
+    roleMapping: roleMapping
     keyVaultUrl: usesKeyVaultCredential ? keyVault.outputs.uri : ''
     keyVaultSecretName: usesKeyVaultCredential ? keyVaultSecretName : ''
     secretExpiryWarningDays: secretExpiryWarningDays

@@ -62,6 +62,9 @@ param entraTenantId string
 @description('Further tenants to sync as a JSON array; empty for none.')
 param syncTenants string
 
+@description('Group id to role names (ROLE_MAPPING).')
+param roleMapping string
+
 @description('How the app signs in to Microsoft Graph.')
 param entraCredentialMode string
 
@@ -120,6 +123,7 @@ var appSettings = filter(
     // The product's own settings, spelled exactly as in src/config/settings.ts so test/infra can match them.
     { name: 'ENTRA_TENANT_ID', value: entraTenantId }
     { name: 'SYNC_TENANTS', value: syncTenants }
+    { name: 'ROLE_MAPPING', value: roleMapping }
     { name: 'ENTRA_CREDENTIAL_MODE', value: entraCredentialMode }
     { name: 'ENTRA_CLIENT_ID', value: entraClientId }
     { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }

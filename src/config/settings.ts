@@ -62,6 +62,25 @@ const tenantListSchema = z
   })
   .pipe(z.array(tenantEntrySchema, { message: 'must be a JSON array such as [{"tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47"}]' }).min(1));
 
+/** Group id → the consuming application's role names; a user holds every role of every group it belongs to, directly or through nesting. */
+const roleNameRule = "must map each group id to role names of 1-64 printable characters, such as {\"2a9e6c3b-1111-4222-8333-444455556666\":[\"Member\",\"Manager\"]}";
+const roleName = z.string({ message: roleNameRule }).trim().min(1, roleNameRule).max(64, roleNameRule).regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, roleNameRule);
+const roleMappingSchema = z
+  .string()
+  .transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: "custom", message: 'must be a JSON object from group id to role name(s), such as {"2a9e6c3b-1111-4222-8333-444455556666":"Admin"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(guid("2a9e6c3b-1111-4222-8333-444455556666"), z.union([roleName, z.array(roleName).min(1, roleNameRule)], { message: roleNameRule }), {
+      message: 'must be a JSON object from group id to role name(s), such as {"2a9e6c3b-1111-4222-8333-444455556666":["Member","Manager"]}',
+    }),
+  );
+
 export const settingsSchema = z
   .object({
     ENTRA_TENANT_ID: guid("72f988bf-86f1-41af-91ab-2d7cd011db47").optional(),
@@ -102,6 +121,7 @@ export const settingsSchema = z
     SYNC_LEASE_TTL_SECONDS: positiveInt(600, 86400).default(600),
     SYNC_RUN_BUDGET_SECONDS: positiveInt(480, 1200).default(480),
     RUN_RETENTION_DAYS: positiveInt(90, 3650).default(90),
+    ROLE_MAPPING: roleMappingSchema.optional(),
   })
   .superRefine((settings, context) => {
     if (!settings.ENTRA_TENANT_ID && !settings.SYNC_TENANTS) {
@@ -158,6 +178,8 @@ export interface Settings extends TenantSettings {
   runBudgetSeconds: number;
   /** Days the run log and change events are kept. */
   runRetentionDays: number;
+  /** Group id → role names, resolved per user through nesting and stored on the user's row. */
+  roleMapping: Map<string, string[]>;
 }
 
 /** A setting that is missing or malformed; the message is one line naming it. */
@@ -219,6 +241,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     leaseTtlSeconds: raw.SYNC_LEASE_TTL_SECONDS,
     runBudgetSeconds: raw.SYNC_RUN_BUDGET_SECONDS,
     runRetentionDays: raw.RUN_RETENTION_DAYS,
+    roleMapping: new Map(Object.entries(raw.ROLE_MAPPING ?? {}).map(([groupId, roles]) => [groupId.toLowerCase(), [...new Set(Array.isArray(roles) ? roles : [roles])].sort()])),
   };
 }
 

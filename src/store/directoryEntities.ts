@@ -18,6 +18,8 @@ export interface StoredObject {
   deletedAt: string | undefined;
   hash: string | undefined;
   generation: string | undefined;
+  /** A user's effective roles (ROLE_MAPPING) as JSON text; derived by the closure, carried over by every rewrite. */
+  roles: string | undefined;
 }
 
 /** A row of the MemberOf table: one group a member belongs to, directly and/or through nesting. */
@@ -68,7 +70,7 @@ export function groupDerived(flat: Record<string, string | boolean | null>): Rec
   };
 }
 
-const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "odata.etag", "Timestamp", "deleted", "deletedAt", "hash", "gen", "changedAt", "kind", "tenantId", "objectType"]);
+const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "odata.etag", "Timestamp", "deleted", "deletedAt", "hash", "gen", "changedAt", "kind", "tenantId", "objectType", "roles"]);
 
 export function storedObjectFrom(entity: Record<string, unknown>): StoredObject {
   const properties: Record<string, string | boolean | null> = {};
@@ -83,6 +85,7 @@ export function storedObjectFrom(entity: Record<string, unknown>): StoredObject 
     deletedAt: typeof entity.deletedAt === "string" ? entity.deletedAt : undefined,
     hash: typeof entity.hash === "string" ? entity.hash : undefined,
     generation: typeof entity.gen === "string" ? entity.gen : undefined,
+    roles: typeof entity.roles === "string" ? entity.roles : undefined,
   };
 }
 
@@ -91,7 +94,7 @@ export function objectEntity(
   tenantId: string,
   objectType: "user" | "group",
   properties: Record<string, string | boolean | null>,
-  state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string },
+  state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string; roles?: string | undefined },
 ): EntityProperties {
   const derived = objectType === "group" ? groupDerived(properties) : {};
   return {
@@ -103,6 +106,7 @@ export function objectEntity(
     hash: contentHash(properties, state.deleted),
     gen: state.generation,
     changedAt: state.changedAt,
+    roles: state.roles,
   };
 }
 

@@ -77,6 +77,23 @@ export class SyncStateStore {
     ]);
   }
 
+  /** A small named value the engine keeps between runs (such as the hash of the role mapping last applied). */
+  async readMarker(name: string): Promise<string | undefined> {
+    const key = tableKeys.syncState(this.tenantId, `marker-${name}`);
+    try {
+      const entity = await this.table.getEntity<{ value?: string }>(key.partitionKey, key.rowKey);
+      return entity.value;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async saveMarker(name: string, value: string): Promise<void> {
+    const key = tableKeys.syncState(this.tenantId, `marker-${name}`);
+    await this.writer.apply(this.table, [{ kind: "upsert", mode: "Replace", partitionKey: key.partitionKey, rowKey: key.rowKey, properties: { value } }]);
+  }
+
   /** Records members and groups to recompute; written before the page's own writes so a crash cannot lose them. */
   async markDirty(members: Map<string, string>, groups: Iterable<string>, all = false): Promise<void> {
     const partitionKey = dirtyPartition(this.tenantId);

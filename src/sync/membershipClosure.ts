@@ -39,11 +39,31 @@ export class MembershipClosure {
   private readonly ancestorCache = new Map<string, string[]>();
   private memberOps: TableOperation[] = [];
   private memberOfOps: TableOperation[] = [];
+  private userOps: TableOperation[] = [];
 
   constructor(
     private readonly store: DirectoryStore,
     private readonly summary: SyncRunSummary,
+    private readonly roleMapping: Map<string, string[]> = new Map(),
+    /** Whether users' roles are kept up to date in this run: a mapping is set, or one was just removed. */
+    private readonly manageRoles = roleMapping.size > 0,
   ) {}
+
+  /** A user's effective roles: those of every group it is an active member of, directly or through nesting, as sorted JSON. */
+  private rolesOf(rows: Map<string, MemberOfRow>): string {
+    const roles = new Set<string>();
+    for (const row of rows.values()) if (row.directActive || row.inherited) for (const role of this.roleMapping.get(row.groupId) ?? []) roles.add(role);
+    return JSON.stringify([...roles].sort());
+  }
+
+  /** Queues a write of the user's roles when they differ from what its row holds; only users the Users table has. */
+  private reconcileRoles(userId: string, desired: Map<string, MemberOfRow>, storedRoles: string | undefined): void {
+    if (!this.manageRoles) return;
+    const roles = this.rolesOf(desired);
+    if (roles === (storedRoles ?? "[]")) return;
+    this.summary.roles.changed++;
+    this.userOps.push({ kind: "upsert", mode: "Merge", ...tableKeys.user(this.store.tenantId, userId), properties: { roles } });
+  }
 
   /** `collected`: every direct membership, when the full read that wrote them all ran in this process. */
   async run(work: ClosureWork, collected?: MembershipCollector): Promise<void> {
@@ -152,7 +172,10 @@ export class MembershipClosure {
       const existing = await this.store.listMemberOf(memberId);
       const direct = existing.filter((row) => row.direct).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
       const inactive = this.isInactive(memberId, memberType as MemberType, (id) => users.get(id)?.deleted === false);
-      this.reconcile(memberId, this.desiredRows(memberId, memberType as MemberType, inactive, direct), existing, direct);
+      const desired = this.desiredRows(memberId, memberType as MemberType, inactive, direct);
+      this.reconcile(memberId, desired, existing, direct);
+      const user = memberType === "user" ? users.get(memberId) : undefined;
+      if (user) this.reconcileRoles(memberId, desired, user.roles);
       if (this.memberOfOps.length >= flushEvery) await this.flush();
     });
   }
@@ -160,6 +183,9 @@ export class MembershipClosure {
   /** After a full read: every member's rows, rebuilt from the Members table in two streaming passes merged by member id. */
   private async rebuildAll(collected: MembershipCollector | undefined): Promise<void> {
     const activeUsers = await this.store.listObjectIds("users", "deleted eq false");
+    // Every user's stored roles, so users who lost their last membership lose their roles too.
+    const storedRoles = new Map<string, string | undefined>();
+    if (this.manageRoles) for await (const user of this.store.listObjects("users", undefined, ["RowKey", "roles"])) storedRoles.set(user.id, user.roles);
     const directByMember = new Map<string, { memberType: MemberType; edges: DirectEdge[] }>();
     const interned = new Map<string, string>();
     if (collected) {
@@ -184,7 +210,12 @@ export class MembershipClosure {
       const direct = entry?.edges ?? [];
       const memberType = entry?.memberType ?? existing[0]?.memberType ?? "other";
       const inactive = this.isInactive(memberId, memberType, (id) => activeUsers.has(id));
-      this.reconcile(memberId, this.desiredRows(memberId, memberType, inactive, direct), existing, direct);
+      const desired = this.desiredRows(memberId, memberType, inactive, direct);
+      this.reconcile(memberId, desired, existing, direct);
+      if (memberType === "user" && storedRoles.has(memberId)) {
+        this.reconcileRoles(memberId, desired, storedRoles.get(memberId));
+        storedRoles.delete(memberId);
+      }
       directByMember.delete(memberId);
       if (this.memberOfOps.length + this.memberOps.length >= flushEvery) await this.flush();
     };
@@ -206,14 +237,17 @@ export class MembershipClosure {
     }
     if (pendingId !== undefined) await finishMember(pendingId, pendingRows);
     await catchUpTo(undefined);
+    for (const [userId, roles] of storedRoles) this.reconcileRoles(userId, new Map(), roles);
   }
 
   private async flush(): Promise<void> {
     const memberOps = this.memberOps;
     const memberOfOps = this.memberOfOps;
+    const userOps = this.userOps;
     this.memberOps = [];
     this.memberOfOps = [];
-    await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps)]);
+    this.userOps = [];
+    await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps), this.store.apply("users", userOps)]);
   }
 }
 

@@ -169,9 +169,9 @@ export class PageApplier {
           kind: "upsert",
           mode: "Replace",
           ...key,
-          properties: objectEntity(this.store.tenantId, objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: context.now }),
+          properties: objectEntity(this.store.tenantId, objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: context.now, roles: previous?.roles }),
         });
-        stored.set(change.id, { id: change.id, properties, deleted: false, deletedAt: undefined, hash, generation });
+        stored.set(change.id, { id: change.id, properties, deleted: false, deletedAt: undefined, hash, generation, roles: previous?.roles });
         if (objectType === "group") this.writtenThisRun.set(change.id, hash);
       } else if (change.reason === "changed") {
         if (!previous || previous.deleted) continue;
@@ -182,7 +182,7 @@ export class PageApplier {
           kind: "upsert",
           mode: "Replace",
           ...key,
-          properties: objectEntity(this.store.tenantId, objectType, previous.properties, { deleted: true, deletedAt: context.now, generation: previous.generation ?? "", changedAt: context.now }),
+          properties: objectEntity(this.store.tenantId, objectType, previous.properties, { deleted: true, deletedAt: context.now, generation: previous.generation ?? "", changedAt: context.now, roles: previous.roles }),
         });
         stored.set(change.id, { ...previous, deleted: true });
       } else {

@@ -1,4 +1,5 @@
 // Runs one sync of a tenant: reads both delta streams, applies each page, then sweeps, recomputes closures and commits.
+import { createHash } from "node:crypto";
 import type { StreamName } from "../directory/directoryObjects";
 import { parseGroupPage, parseUserPage } from "../graph/deltaParsing";
 import { describe, type DeltaCursor, type DeltaPage, type DeltaSource } from "../graph/graphDeltaReader";
@@ -51,6 +52,8 @@ export interface SyncEngineDependencies {
   logger: Logger;
   graphMetrics?: GraphMetrics;
   onProgress?: (progress: SyncProgress) => void;
+  /** Group id → role names (ROLE_MAPPING); resolved per user by the closure. */
+  roleMapping?: Map<string, string[]>;
   /** Receives what each page changed, after its writes (the change feed). */
   changeSink?: ChangeSink;
   /** Warnings about the sign-in credential (a secret expiring soon), added at the start of each run; throwing fails the run. */
@@ -240,15 +243,22 @@ export class SyncEngine {
     }
     // After a full read of either stream any member's state may have changed, so every MemberOf row is rebuilt.
     if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration) await state.markDirty(new Map(), [], true);
+    // A changed role mapping takes effect on this run: every user's roles are recomputed from the stored memberships, with no Graph read.
+    const roleMapping = this.deps.roleMapping ?? new Map<string, string[]>();
+    const mappingHash = roleMappingHash(roleMapping);
+    const mappingChanged = ((await state.readMarker("roleMapping")) ?? roleMappingHash(new Map())) !== mappingHash;
+    if (mappingChanged) await state.markDirty(new Map(), [], true);
     const work = await state.readClosureWork();
     if (work.all || work.members.size > 0 || work.groups.size > 0) {
       const started = Date.now();
       logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
       // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
-      await new MembershipClosure(this.deps.store, summary).run(work, fresh.groups.fullReadGeneration ? collected : undefined);
+      const closure = new MembershipClosure(this.deps.store, summary, roleMapping, roleMapping.size > 0 || mappingChanged);
+      await closure.run(work, fresh.groups.fullReadGeneration ? collected : undefined);
       await state.clearClosureWork(work);
       logger.info(`Memberships recomputed in ${Date.now() - started} ms`);
     }
+    if (mappingChanged) await state.saveMarker("roleMapping", mappingHash);
     for (const stream of ["users", "groups"] as const) {
       const checkpoint = fresh[stream];
       await state.saveCheckpoint(stream, { ...checkpoint, deltaLink: checkpoint.pendingDeltaLink ?? checkpoint.deltaLink, pendingDeltaLink: undefined, nextLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false });
@@ -272,7 +282,7 @@ export class SyncEngine {
       if (stream === "users") dirtyMembers.set(object.id, "user");
       else dirtyGroups.push(object.id);
       const key = stream === "users" ? tableKeys.user(tenantId, object.id) : tableKeys.group(tenantId, object.id);
-      ops.push({ kind: "upsert", mode: "Replace", ...key, properties: objectEntity(tenantId, objectType, object.properties, { deleted: true, deletedAt: now, generation: object.generation ?? "", changedAt: now }) });
+      ops.push({ kind: "upsert", mode: "Replace", ...key, properties: objectEntity(tenantId, objectType, object.properties, { deleted: true, deletedAt: now, generation: object.generation ?? "", changedAt: now, roles: object.roles }) });
     }
     await state.markDirty(dirtyMembers, dirtyGroups);
     await store.apply(stream, ops);
@@ -290,6 +300,10 @@ export class SyncEngine {
   }
 }
 
+function roleMappingHash(mapping: Map<string, string[]>): string {
+  return createHash("sha256").update(JSON.stringify([...mapping].sort(([a], [b]) => a.localeCompare(b)))).digest("base64url");
+}
+
 /** A continuation keeps the paused run's identity and adds to its counts. */
 function carriedOver(previous: SyncRunSummary): Partial<SyncRunSummary> {
   const copy = structuredClone(previous);
@@ -304,6 +318,7 @@ function carriedOver(previous: SyncRunSummary): Partial<SyncRunSummary> {
     groups: copy.groups,
     memberships: copy.memberships,
     transitive: copy.transitive,
+    roles: copy.roles ?? { changed: 0 },
     warnings: copy.warnings,
   };
 }

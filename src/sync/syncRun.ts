@@ -39,6 +39,8 @@ export interface SyncRunSummary {
   groups: ChangeCounts;
   memberships: { added: number; removed: number; activated: number; deactivated: number };
   transitive: { added: number; removed: number };
+  /** Users whose effective roles (ROLE_MAPPING) changed. */
+  roles: { changed: number };
   graph: GraphMetrics;
   /** Writes to the directory tables only (users, groups, members, memberOf, nesting). */
   directoryWrites: StoreMetrics;
@@ -65,6 +67,7 @@ export function newRunSummary(
     groups: emptyChangeCounts(),
     memberships: { added: 0, removed: 0, activated: 0, deactivated: 0 },
     transitive: { added: 0, removed: 0 },
+    roles: { changed: 0 },
     graph: emptyGraphMetrics(),
     directoryWrites: emptyStoreMetrics(),
     stateWrites: emptyStoreMetrics(),
