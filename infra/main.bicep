@@ -24,6 +24,11 @@ param entraTenantId string = tenant().tenantId
 @description('Further tenants to sync, as the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
 param syncTenants string = ''
 
+@description('Days a soft-deleted user or group is kept, marked deleted, before it is purged.')
+@minValue(0)
+@maxValue(3650)
+param deletedRetentionDays int = 30
+
 @description('Group id to role names, as the JSON object ROLE_MAPPING takes; empty stores no roles.')
 param roleMapping string = ''
 
@@ -231,6 +236,7 @@ module functionApp 'app/function.bicep' = {
     entraClientId: entraClientId
     syncTenants: syncTenants
     roleMapping: roleMapping
+    deletedRetentionDays: deletedRetentionDays
     keyVaultUrl: usesKeyVaultCredential ? keyVault.outputs.uri : ''
     keyVaultSecretName: usesKeyVaultCredential ? keyVaultSecretName : ''
     secretExpiryWarningDays: secretExpiryWarningDays

@@ -65,6 +65,9 @@ param syncTenants string
 @description('Group id to role names (ROLE_MAPPING).')
 param roleMapping string
 
+@description('Days a soft-deleted object is kept before it is purged.')
+param deletedRetentionDays int
+
 @description('How the app signs in to Microsoft Graph.')
 param entraCredentialMode string
 
@@ -124,6 +127,7 @@ var appSettings = filter(
     { name: 'ENTRA_TENANT_ID', value: entraTenantId }
     { name: 'SYNC_TENANTS', value: syncTenants }
     { name: 'ROLE_MAPPING', value: roleMapping }
+    { name: 'DELETED_RETENTION_DAYS', value: string(deletedRetentionDays) }
     { name: 'ENTRA_CREDENTIAL_MODE', value: entraCredentialMode }
     { name: 'ENTRA_CLIENT_ID', value: entraClientId }
     { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }

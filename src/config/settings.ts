@@ -122,6 +122,12 @@ export const settingsSchema = z
     SYNC_RUN_BUDGET_SECONDS: positiveInt(480, 1200).default(480),
     RUN_RETENTION_DAYS: positiveInt(90, 3650).default(90),
     ROLE_MAPPING: roleMappingSchema.optional(),
+    DELETED_RETENTION_DAYS: z.coerce
+      .number({ message: "must be a whole number of days from 0 to 3650, such as 30" })
+      .int("must be a whole number of days from 0 to 3650, such as 30")
+      .min(0, "must be a whole number of days from 0 to 3650, such as 30")
+      .max(3650, "must be a whole number of days from 0 to 3650, such as 30")
+      .default(30),
   })
   .superRefine((settings, context) => {
     if (!settings.ENTRA_TENANT_ID && !settings.SYNC_TENANTS) {
@@ -178,6 +184,8 @@ export interface Settings extends TenantSettings {
   runBudgetSeconds: number;
   /** Days the run log and change events are kept. */
   runRetentionDays: number;
+  /** Days a soft-deleted user or group stays, marked deleted, before it is removed for good. */
+  deletedRetentionDays: number;
   /** Group id → role names, resolved per user through nesting and stored on the user's row. */
   roleMapping: Map<string, string[]>;
 }
@@ -241,6 +249,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     leaseTtlSeconds: raw.SYNC_LEASE_TTL_SECONDS,
     runBudgetSeconds: raw.SYNC_RUN_BUDGET_SECONDS,
     runRetentionDays: raw.RUN_RETENTION_DAYS,
+    deletedRetentionDays: raw.DELETED_RETENTION_DAYS,
     roleMapping: new Map(Object.entries(raw.ROLE_MAPPING ?? {}).map(([groupId, roles]) => [groupId.toLowerCase(), [...new Set(Array.isArray(roles) ? roles : [roles])].sort()])),
   };
 }

@@ -199,7 +199,7 @@ export class PageApplier {
   }
 
   /** A user deleted for good leaves no membership behind, in either direction. */
-  private async removeMemberEverywhere(memberId: string): Promise<void> {
+  async removeMemberEverywhere(memberId: string): Promise<void> {
     const rows = await this.store.listMemberOf(memberId);
     const memberOps: TableOperation[] = [];
     const memberOfOps: TableOperation[] = [];
@@ -212,7 +212,7 @@ export class PageApplier {
   }
 
   /** A group deleted for good loses its member rows and nesting edges; its members and child groups are recomputed. */
-  private async removeGroupEverywhere(groupId: string): Promise<void> {
+  async removeGroupEverywhere(groupId: string): Promise<void> {
     const tenantId = this.store.tenantId;
     const [members, parents] = await Promise.all([this.store.listMembers(groupId), this.store.listMemberOf(groupId)]);
     const dirtyMembers = new Map(members.map((member) => [member.memberId, member.memberType] as const));

@@ -13,6 +13,8 @@ import { tableKeys } from "../store/tableKeys";
 import type { StoreMetrics, TableOperation } from "../store/tableWriter";
 import type { Logger } from "../logging/logger";
 import { MembershipClosure, MembershipCollector } from "./membershipClosure";
+import { forEachConcurrently } from "./concurrency";
+import type { StoredObject } from "../store/directoryEntities";
 import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
 import { addWarning, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
@@ -52,6 +54,10 @@ export interface SyncEngineDependencies {
   logger: Logger;
   graphMetrics?: GraphMetrics;
   onProgress?: (progress: SyncProgress) => void;
+  /** Days a soft-deleted object is kept before it is purged; undefined keeps it for ever. */
+  deletedRetentionDays?: number;
+  /** Replaces Date.now for the purge cutoff (tests). */
+  clock?: () => number;
   /** Group id → role names (ROLE_MAPPING); resolved per user by the closure. */
   roleMapping?: Map<string, string[]>;
   /** Receives what each page changed, after its writes (the change feed). */
@@ -114,7 +120,7 @@ export class SyncEngine {
       const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
       const failure = failures.find((error) => !(error instanceof DeadlineReached)) ?? failures[0];
       if (failure !== undefined) throw failure;
-      if (!summary.dryRun) await this.complete(summary, logger, applier.collector);
+      if (!summary.dryRun) await this.complete(summary, logger, applier);
       summary.status = "succeeded";
     } catch (error) {
       if (error instanceof DeadlineReached) {
@@ -234,13 +240,15 @@ export class SyncEngine {
   }
 
   /** After both streams finished: sweep what a full read did not find, recompute closures, then commit the delta links. */
-  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, collected: MembershipCollector | undefined): Promise<void> {
+  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier): Promise<void> {
+    const collected = applier.collector;
     const { state } = this.deps;
     const fresh = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
     for (const stream of ["users", "groups"] as const) {
       const checkpoint = fresh[stream];
       if (checkpoint.fullReadGeneration && !checkpoint.storeWasEmpty) await this.sweep(stream, checkpoint.fullReadGeneration, summary, logger);
     }
+    await this.purge(summary, applier, logger);
     // After a full read of either stream any member's state may have changed, so every MemberOf row is rebuilt.
     if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration) await state.markDirty(new Map(), [], true);
     // A changed role mapping takes effect on this run: every user's roles are recomputed from the stored memberships, with no Graph read.
@@ -262,6 +270,30 @@ export class SyncEngine {
     for (const stream of ["users", "groups"] as const) {
       const checkpoint = fresh[stream];
       await state.saveCheckpoint(stream, { ...checkpoint, deltaLink: checkpoint.pendingDeltaLink ?? checkpoint.deltaLink, pendingDeltaLink: undefined, nextLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false });
+    }
+  }
+
+  /** Removes for good what has been soft-deleted longer than the retention, memberships first so a crash leaves no orphan rows. */
+  private async purge(summary: SyncRunSummary, applier: PageApplier, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const days = this.deps.deletedRetentionDays;
+    if (days === undefined) return;
+    const { store, tenantId } = this.deps;
+    const now = (this.deps.clock ?? Date.now)();
+    const cutoff = new Date(now - days * 86_400_000).toISOString();
+    for (const stream of ["users", "groups"] as const) {
+      const expired: StoredObject[] = [];
+      for await (const object of store.listObjects(stream, `deleted eq true and deletedAt lt '${cutoff}'`)) expired.push(object);
+      if (expired.length === 0) continue;
+      await forEachConcurrently(expired, 8, (object) => (stream === "users" ? applier.removeMemberEverywhere(object.id) : applier.removeGroupEverywhere(object.id)));
+      const keyOf = stream === "users" ? tableKeys.user : tableKeys.group;
+      await store.apply(stream, expired.map((object): TableOperation => ({ kind: "delete", ...keyOf(tenantId, object.id) })));
+      const objectType = stream === "users" ? "user" : "group";
+      (stream === "users" ? summary.users : summary.groups).purged += expired.length;
+      const at = new Date(now).toISOString();
+      await this.deps.changeSink?.record(
+        expired.map((object) => ({ tenantId, runId: summary.runId, at, kind: `${objectType}Purged`, objectId: object.id, groupId: undefined, description: `${object.id}: deleted since ${object.deletedAt ?? "?"}, past the ${days}-day retention` })),
+      );
+      logger.info(`Purged ${expired.length} ${stream} soft-deleted before ${cutoff} (DELETED_RETENTION_DAYS ${days})`);
     }
   }
 

@@ -14,6 +14,8 @@ export interface ChangeCounts {
   softDeleted: number;
   restored: number;
   deleted: number;
+  /** Soft-deleted longer than DELETED_RETENTION_DAYS, and so removed for good. */
+  purged: number;
 }
 
 export interface StreamProgress {
@@ -51,7 +53,7 @@ export interface SyncRunSummary {
 }
 
 export function emptyChangeCounts(): ChangeCounts {
-  return { created: 0, updated: 0, unchanged: 0, softDeleted: 0, restored: 0, deleted: 0 };
+  return { created: 0, updated: 0, unchanged: 0, softDeleted: 0, restored: 0, deleted: 0, purged: 0 };
 }
 
 /** A run record with nothing counted yet: what a run starts from, or what records a run the engine never started. */

@@ -47,6 +47,7 @@ describe("settings", () => {
     ["five-field cron", { ...base, SYNC_SCHEDULE: "0 2 * * *" }, /^Setting SYNC_SCHEDULE must be an NCRONTAB expression with six fields/],
     ["role mapping not JSON", { ...base, ROLE_MAPPING: "Admins=Admin" }, /^Setting ROLE_MAPPING must be a JSON object from group id to role name\(s\)/],
     ["role mapping with an empty role", { ...base, ROLE_MAPPING: '{"2a9e6c3b-1111-4222-8333-444455556666":[]}' }, /^Setting ROLE_MAPPING must map each group id to role names of 1-64 printable characters/],
+    ["negative retention", { ...base, DELETED_RETENTION_DAYS: "-1" }, /^Setting DELETED_RETENTION_DAYS must be a whole number of days from 0 to 3650, such as 30\.$/],
     ["bad table prefix", { ...base, TABLE_PREFIX: "my-prefix" }, /^Setting TABLE_PREFIX must be 1-20 letters and digits/],
     ["tenant list not JSON", { ...base, SYNC_TENANTS: "contoso,fabrikam" }, /^Setting SYNC_TENANTS must be a JSON array such as /],
     ["tenant listed twice", { ...base, SYNC_TENANTS: JSON.stringify([{ tenantId: tenant }]) }, /^Setting SYNC_TENANTS lists a tenant twice/],

@@ -37,6 +37,8 @@ export interface ComposeOptions {
   credentialFromSettings?: boolean;
   /** Receives the change events the engine records. */
   changeSink?: ChangeSink;
+  /** The engine's clock for the purge of soft-deleted objects. */
+  clock?: () => number;
 }
 
 let prefixCounter = 0;
@@ -75,6 +77,7 @@ export async function startEnvironment(options: { model?: DirectoryModel; standI
         credential,
         sleep: sleeps ? async (ms) => void sleeps.push(ms) : async () => undefined,
         changeSink: composeOptions.changeSink,
+        clock: composeOptions.clock,
       });
     },
     stop: async () => {

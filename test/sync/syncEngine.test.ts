@@ -142,6 +142,37 @@ describe("sync engine", () => {
   });
 });
 
+describe("deletion policy", () => {
+  test("soft-deleted users and groups stay, marked deleted, for DELETED_RETENTION_DAYS, then are purged with their memberships", async () => {
+    const settings = env.settings({ DELETED_RETENTION_DAYS: "30" });
+    const model = env.model;
+    await sync(env.compose(settings));
+    const user = [...model.users.values()].find((candidate) => !candidate.deleted && model.memberOf(candidate.id).length > 0)!;
+    const group = model.createGroup({ displayName: "Year 13 leavers", groupTypes: ["Unified"], mailEnabled: true, securityEnabled: false });
+    model.addMember(group.id, [...model.users.values()].find((candidate) => !candidate.deleted && candidate.id !== user.id)!.id);
+    await sync(env.compose(settings));
+    model.softDeleteUser(user.id);
+    model.deleteGroup(group.id);
+    const dayMs = 86_400_000;
+    const deleted = await sync(env.compose(settings));
+    assert.equal(deleted.users.softDeleted, 1);
+    assert.equal(deleted.groups.softDeleted, 1);
+
+    const kept = await sync(env.compose(settings, { clock: () => Date.now() + 29 * dayMs }));
+    assert.deepEqual([kept.users.purged, kept.groups.purged], [0, 0]);
+    const store = env.compose(settings).store;
+    assert.equal((await store.readObjects("users", [user.id])).get(user.id)?.deleted, true, "29 days on: still there, marked deleted");
+
+    const purged = await sync(env.compose(settings, { clock: () => Date.now() + 31 * dayMs }));
+    assert.deepEqual([purged.users.purged, purged.groups.purged], [1, 1]);
+    assert.equal((await store.readObjects("users", [user.id])).size, 0);
+    assert.equal((await store.readObjects("groups", [group.id])).size, 0);
+    assert.deepEqual(await store.listMemberOf(user.id), [], "no membership row is left behind");
+    assert.deepEqual(await store.listMembers(group.id), []);
+    assertStoreMatches(await store.snapshot(), model);
+  });
+});
+
 describe("sync engine under other documented Graph behaviours", () => {
   test("changes delivered twice (replays) give the same store", async () => {
     const replayEnv = await startEnvironment({ model: DirectoryModel.generate({ seed: 5, users: 50, groups: 8 }), standIn: { replayChanges: true } });
