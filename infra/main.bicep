@@ -24,6 +24,15 @@ param entraTenantId string = tenant().tenantId
 @description('Further tenants to sync, as the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
 param syncTenants string = ''
 
+@description('A run deleting more users than this holds the deletions until a run with allowDeletions (0: no count limit).')
+@minValue(0)
+param deletionThresholdCount int = 500
+
+@description('The same guard as a percentage of active users (0: no percentage limit).')
+@minValue(0)
+@maxValue(100)
+param deletionThresholdPercent int = 20
+
 @description('Days a soft-deleted user or group is kept, marked deleted, before it is purged.')
 @minValue(0)
 @maxValue(3650)
@@ -237,6 +246,8 @@ module functionApp 'app/function.bicep' = {
     syncTenants: syncTenants
     roleMapping: roleMapping
     deletedRetentionDays: deletedRetentionDays
+    deletionThresholdCount: deletionThresholdCount
+    deletionThresholdPercent: deletionThresholdPercent
     keyVaultUrl: usesKeyVaultCredential ? keyVault.outputs.uri : ''
     keyVaultSecretName: usesKeyVaultCredential ? keyVaultSecretName : ''
     secretExpiryWarningDays: secretExpiryWarningDays

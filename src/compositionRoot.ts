@@ -79,6 +79,6 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const stateMetrics = emptyStoreMetrics();
   const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
-  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, deletedRetentionDays: settings.deletedRetentionDays, clock: options.clock, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
+  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
   return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
 }

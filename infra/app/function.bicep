@@ -68,6 +68,12 @@ param roleMapping string
 @description('Days a soft-deleted object is kept before it is purged.')
 param deletedRetentionDays int
 
+@description('User deletions a run may apply without allowDeletions (count).')
+param deletionThresholdCount int
+
+@description('User deletions a run may apply without allowDeletions (percent of active users).')
+param deletionThresholdPercent int
+
 @description('How the app signs in to Microsoft Graph.')
 param entraCredentialMode string
 
@@ -128,6 +134,8 @@ var appSettings = filter(
     { name: 'SYNC_TENANTS', value: syncTenants }
     { name: 'ROLE_MAPPING', value: roleMapping }
     { name: 'DELETED_RETENTION_DAYS', value: string(deletedRetentionDays) }
+    { name: 'DELETION_THRESHOLD_COUNT', value: string(deletionThresholdCount) }
+    { name: 'DELETION_THRESHOLD_PERCENT', value: string(deletionThresholdPercent) }
     { name: 'ENTRA_CREDENTIAL_MODE', value: entraCredentialMode }
     { name: 'ENTRA_CLIENT_ID', value: entraClientId }
     { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }

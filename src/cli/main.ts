@@ -14,9 +14,12 @@ import { formatRunSummary } from "./runReport";
 const usage = `Usage: entra-sync <command> [options]
 
 Commands:
-  sync [--full] [--dry-run] [--json]   Sync the directory into Table Storage (incremental unless --full); every
+  sync [--full] [--dry-run] [--allow-deletions] [--json]
+                                       Sync the directory into Table Storage (incremental unless --full); every
                                        configured tenant, one at a time, unless --tenant names one. Exit code 3
-                                       when a run for the tenant is already active (it is not started twice)
+                                       when a run for the tenant is already active (it is not started twice),
+                                       4 when user deletions above the threshold were held (quarantined);
+                                       --allow-deletions applies them
   export                               Print the stored directory as JSON (users, groups, memberships)
   status [--json] [--limit N]          Show recent runs
   check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads
@@ -49,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       full: { type: "boolean", default: false },
       "dry-run": { type: "boolean", default: false },
+      "allow-deletions": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       limit: { type: "string" },
       verbose: { type: "boolean", default: false },
@@ -81,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     let code = 0;
     for (const settings of tenants) {
       const composition = compose(settings, { logger, onProgress: values.json ? undefined : progressPrinter() });
-      const outcome = await runUnderLease(composition, { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], trigger: "cli" }, logger);
+      const outcome = await runUnderLease(composition, { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], allowDeletions: values["allow-deletions"], trigger: "cli" }, logger);
       if (!outcome.started) {
         const { holder } = outcome;
         process.stderr.write(`Tenant ${settings.tenantId}: run ${holder.runId} is already ${holder.state} (its lease lasts until ${holder.expiresAt}); not starting another.\n`);
@@ -91,7 +95,8 @@ export async function main(argv: string[]): Promise<number> {
       const { summary, plan } = outcome.result;
       if (outcome.tookOverFrom) process.stderr.write(`Tenant ${settings.tenantId}: took over from run ${outcome.tookOverFrom.runId}, whose lease had expired; resumed from its checkpoint.\n`);
       process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
-      if (summary.status !== "succeeded") code = Math.max(code, 1);
+      if (summary.status === "quarantined") code = Math.max(code, 4);
+      else if (summary.status !== "succeeded") code = Math.max(code, 1);
     }
     return code;
   }

@@ -17,6 +17,7 @@ export function formatRunSummary(summary: SyncRunSummary, plan?: PlanSample): st
     `  tables:       ${summary.directoryWrites.entitiesWritten} directory entities written, ${summary.directoryWrites.entitiesDeleted} deleted in ${summary.directoryWrites.transactions} transactions` +
       `; ${summary.stateWrites.entitiesWritten} state writes`,
   ];
+  if (summary.heldDeletions) lines.push(`  held:         ${summary.heldDeletions.count} user deletions, first: ${summary.heldDeletions.sample.join("; ")}`);
   for (const warning of summary.warnings) lines.push(`  warning: ${warning}`);
   if (summary.error) lines.push(`  error: ${summary.error}`);
   if (plan && summary.dryRun) {

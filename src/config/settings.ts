@@ -122,6 +122,17 @@ export const settingsSchema = z
     SYNC_RUN_BUDGET_SECONDS: positiveInt(480, 1200).default(480),
     RUN_RETENTION_DAYS: positiveInt(90, 3650).default(90),
     ROLE_MAPPING: roleMappingSchema.optional(),
+    DELETION_THRESHOLD_COUNT: z.coerce
+      .number({ message: "must be a whole number of users from 0 (no count limit) to 1000000, such as 500" })
+      .int("must be a whole number of users from 0 (no count limit) to 1000000, such as 500")
+      .min(0, "must be a whole number of users from 0 (no count limit) to 1000000, such as 500")
+      .max(1_000_000, "must be a whole number of users from 0 (no count limit) to 1000000, such as 500")
+      .default(500),
+    DELETION_THRESHOLD_PERCENT: z.coerce
+      .number({ message: "must be a percentage from 0 (no percentage limit) to 100, such as 20" })
+      .min(0, "must be a percentage from 0 (no percentage limit) to 100, such as 20")
+      .max(100, "must be a percentage from 0 (no percentage limit) to 100, such as 20")
+      .default(20),
     DELETED_RETENTION_DAYS: z.coerce
       .number({ message: "must be a whole number of days from 0 to 3650, such as 30" })
       .int("must be a whole number of days from 0 to 3650, such as 30")
@@ -184,6 +195,8 @@ export interface Settings extends TenantSettings {
   runBudgetSeconds: number;
   /** Days the run log and change events are kept. */
   runRetentionDays: number;
+  /** A run deleting more users than this (count, or percent of active users; 0 turns one off) holds the deletions. */
+  deletionThreshold: { count: number; percent: number };
   /** Days a soft-deleted user or group stays, marked deleted, before it is removed for good. */
   deletedRetentionDays: number;
   /** Group id → role names, resolved per user through nesting and stored on the user's row. */
@@ -250,6 +263,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     runBudgetSeconds: raw.SYNC_RUN_BUDGET_SECONDS,
     runRetentionDays: raw.RUN_RETENTION_DAYS,
     deletedRetentionDays: raw.DELETED_RETENTION_DAYS,
+    deletionThreshold: { count: raw.DELETION_THRESHOLD_COUNT, percent: raw.DELETION_THRESHOLD_PERCENT },
     roleMapping: new Map(Object.entries(raw.ROLE_MAPPING ?? {}).map(([groupId, roles]) => [groupId.toLowerCase(), [...new Set(Array.isArray(roles) ? roles : [roles])].sort()])),
   };
 }

@@ -5,7 +5,7 @@ import { statusOf } from "../store/tableWriter";
 import type { SyncMode, SyncRunSummary, SyncTrigger } from "../sync/syncRun";
 
 /** queued and running until a worker finishes; "paused" waits for its continuation message. */
-export type RunRequestStatus = "queued" | "running" | "paused" | "retrying" | "succeeded" | "failed";
+export type RunRequestStatus = "queued" | "running" | "paused" | "retrying" | "succeeded" | "quarantined" | "failed";
 
 /** Who asked for what, as the run record says it, plus how the request has fared. */
 export interface RunRequestRecord extends Pick<SyncRunSummary, "runId" | "tenantId" | "trigger" | "requestedBy" | "mode" | "dryRun"> {

@@ -11,7 +11,7 @@ import type { RunRequestRecord } from "./runRequests";
 import { runLogOf, type ServiceContext } from "./serviceContext";
 
 /** What became of a message: the first four worked on the run, the rest did not touch it. */
-export type WorkOutcome = "succeeded" | "paused" | "failed" | "leaseLost" | "stale" | "deferred" | "dropped";
+export type WorkOutcome = "succeeded" | "quarantined" | "paused" | "failed" | "leaseLost" | "stale" | "deferred" | "dropped";
 
 export interface WorkResult {
   outcome: WorkOutcome;
@@ -114,6 +114,7 @@ async function attemptRun(
   const { summary } = await composition.engine.run({
     mode: message.mode,
     dryRun: message.dryRun,
+    allowDeletions: message.allowDeletions,
     trigger: message.trigger,
     requestedBy: message.requestedBy,
     runId,
@@ -127,11 +128,12 @@ async function attemptRun(
     return { outcome: "leaseLost", runId, summary };
   }
   const lease = keeper.lease;
-  if (summary.status === "succeeded") {
+  // A quarantined run applied everything but the held deletions: it ended, and its data is as fresh as a success's.
+  if (summary.status === "succeeded" || summary.status === "quarantined") {
     await context.leases.release(lease);
-    await context.requests.update(tenantId, runId, { status: "succeeded", endedAt: summary.endedAt });
+    await context.requests.update(tenantId, runId, { status: summary.status, endedAt: summary.endedAt });
     if (!summary.dryRun) await context.requests.recordSuccess(tenantId, { runId, endedAt: summary.endedAt ?? now });
-    return { outcome: "succeeded", runId, summary };
+    return { outcome: summary.status, runId, summary };
   }
   if (summary.status === "paused") {
     await queueContinuation(context, message, summary, lease, request, logger);

@@ -46,8 +46,8 @@ export async function readRun(context: ServiceContext, runId: string, tenantIds:
 
 function statusOf(context: ServiceContext, lease: RunLeaseRecord | undefined, request: RunRequestRecord | undefined, summary: SyncRunSummary | undefined): RunStatus {
   if (lease) return context.leases.isExpired(lease) ? "stalled" : lease.state;
-  if (request?.status === "failed" || request?.status === "succeeded") return request.status;
-  if (summary?.status === "failed" || summary?.status === "succeeded") return summary.status;
+  if (request?.status === "failed" || request?.status === "succeeded" || request?.status === "quarantined") return request.status;
+  if (summary?.status === "failed" || summary?.status === "succeeded" || summary?.status === "quarantined") return summary.status;
   // A run the CLI started takes no lease and writes no request record; its own record says how it stands.
   if (!request && summary) return summary.status;
   // A requested run that lost its lease without ending was abandoned before anything could record why.
@@ -135,13 +135,16 @@ async function tenantStatus(
 ): Promise<TenantStatus> {
   const [recent, marker, lease] = await Promise.all([runLogOf(context, tenantId).listRecent(recentRunsScanned), context.requests.lastSuccess(tenantId), context.leases.read(tenantId)]);
   const lastRun = recent[0];
-  const scanned = recent.find((run) => run.status === "succeeded" && !run.dryRun && run.endedAt);
+  const scanned = recent.find((run) => (run.status === "succeeded" || run.status === "quarantined") && !run.dryRun && run.endedAt);
   const success = [marker, scanned && { runId: scanned.runId, endedAt: scanned.endedAt! }].filter((found) => found !== undefined).sort((a, b) => b.endedAt.localeCompare(a.endedAt))[0];
   const warnings = [...scheduleWarnings];
   const age = success ? now.getTime() - Date.parse(success.endedAt) : undefined;
   if (!success) warnings.push("No successful sync yet: the tables do not hold a complete copy of this directory.");
   else if (age! > deltaTokenLifetimeMs) warnings.push(`The last successful sync ended ${Math.floor(age! / 86_400_000)} days ago; its delta tokens have expired (they last 7 days), so the next run reads everything again.`);
   else if (interval !== undefined && age! > 2 * interval) warnings.push(`The last successful sync ended at ${success.endedAt}, more than two scheduled intervals ago.`);
+  if (lastRun?.status === "quarantined" && lastRun.heldDeletions) {
+    warnings.push(`${lastRun.heldDeletions.count} user deletions are held by the accidental-deletion threshold (first: ${lastRun.heldDeletions.sample.slice(0, 3).join("; ")}); check them, then POST /api/sync with {"allowDeletions": true} to apply them.`);
+  }
   if (lastRun?.status === "failed") warnings.push(`The last run (${lastRun.runId}) failed: ${lastRun.error ?? "no reason recorded"}`);
   if (lastRun && lastRun.warnings.length > 0) warnings.push(`The last run (${lastRun.runId}) reported ${lastRun.warnings.length} warning(s); GET /api/sync/runs/${lastRun.runId} lists them.`);
   const leaseExpired = lease !== undefined && context.leases.isExpired(lease);

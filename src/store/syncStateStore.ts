@@ -32,6 +32,15 @@ export interface ClosureWork {
 }
 
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
+const heldPartition = (tenantId: string) => `${tenantId}_held`;
+
+/** A user deletion held back until the run that applies it; `reason` is Graph's ("changed" = soft, "deleted" = for good). */
+export interface HeldDeletion {
+  userId: string;
+  reason: "changed" | "deleted";
+  name: string;
+  heldAt: string;
+}
 
 export class SyncStateStore {
   private readonly writer: TableWriter;
@@ -75,6 +84,28 @@ export class SyncStateStore {
         properties: { ...checkpoint, savedAt: new Date().toISOString() },
       },
     ]);
+  }
+
+  async holdDeletions(deletions: HeldDeletion[]): Promise<void> {
+    const partitionKey = heldPartition(this.tenantId);
+    await this.writer.apply(
+      this.table,
+      deletions.map((deletion): TableOperation => ({ kind: "upsert", mode: "Replace", partitionKey, rowKey: deletion.userId, properties: { reason: deletion.reason, name: deletion.name, heldAt: deletion.heldAt } })),
+    );
+  }
+
+  async releaseHolds(userIds: Iterable<string>): Promise<void> {
+    const partitionKey = heldPartition(this.tenantId);
+    await this.writer.apply(this.table, [...userIds].map((rowKey): TableOperation => ({ kind: "delete", partitionKey, rowKey })));
+  }
+
+  async readHeldDeletions(): Promise<HeldDeletion[]> {
+    const held: HeldDeletion[] = [];
+    const filter = `PartitionKey eq '${heldPartition(this.tenantId)}'`;
+    for await (const entity of this.table.listEntities<{ reason: string; name: string; heldAt: string }>({ queryOptions: { filter } })) {
+      held.push({ userId: String(entity.rowKey), reason: entity.reason === "deleted" ? "deleted" : "changed", name: entity.name, heldAt: entity.heldAt });
+    }
+    return held;
   }
 
   /** A small named value the engine keeps between runs (such as the hash of the role mapping last applied). */

@@ -6,6 +6,7 @@ import type { SyncStateStore } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
 import type { MembershipCollector } from "./membershipClosure";
+import type { HeldDeletion } from "../store/syncStateStore";
 import type { ChangeCounts, SyncRunSummary } from "./syncRun";
 
 /** How the page's stream is being read: a full read stamps every write with its generation. */
@@ -58,6 +59,10 @@ export class PageApplier {
 
   /** Set by the engine while a full read of groups runs from its first page in this process. */
   collector: MembershipCollector | undefined;
+  /** Users whose deletion an earlier run held back; one that comes back in the delta is no longer to be deleted. */
+  heldUserIds = new Set<string>();
+  /** User deletions this run met; a dry run keeps them here, a real run also in the state table until the run applies them. */
+  readonly stagedDeletions: HeldDeletion[] = [];
 
   constructor(
     private readonly store: DirectoryStore,
@@ -69,9 +74,13 @@ export class PageApplier {
   async applyUserPage(changes: ObjectChange<UserProperties>[], context: PageContext): Promise<void> {
     const dirty = new Map<string, string>();
     const page: PageChanges = { at: context.now, events: [], recordEvents: !context.initialLoad };
-    const { objectOps, removedForGood } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"), page);
+    const stagedBefore = this.stagedDeletions.length;
+    const { objectOps, removedForGood, cancelledHolds } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"), page);
     if (context.dryRun) return;
     await this.state.markDirty(dirty, []);
+    // People are deleted only at the end of the run, once the accidental-deletion threshold has been checked.
+    await this.state.holdDeletions(this.stagedDeletions.slice(stagedBefore));
+    await this.state.releaseHolds(cancelledHolds);
     await this.store.apply("users", objectOps);
     await Promise.all(removedForGood.map((id) => this.removeMemberEverywhere(id)));
     if (page.events.length > 0) await this.changeSink?.record(page.events);
@@ -126,7 +135,7 @@ export class PageApplier {
     counts: ChangeCounts,
     markDirty: (id: string) => void,
     page: PageChanges,
-  ): Promise<{ objectOps: TableOperation[]; removedForGood: string[] }> {
+  ): Promise<{ objectOps: TableOperation[]; removedForGood: string[]; cancelledHolds: string[] }> {
     const full = context.fullReadGeneration !== undefined;
     const objectType = kind === "users" ? "user" : "group";
     const keyOf = kind === "users" ? tableKeys.user : tableKeys.group;
@@ -135,9 +144,21 @@ export class PageApplier {
     const stored: Map<string, StoredObject> = full && context.storeWasEmpty ? new Map() : await this.store.readObjects(kind, changes.map((change) => change.id));
     const objectOps: TableOperation[] = [];
     const removedForGood: string[] = [];
+    const cancelledHolds: string[] = [];
     for (const change of changes) {
       const previous = stored.get(change.id);
       const key = keyOf(this.store.tenantId, change.id);
+      if (kind === "users" && change.kind === "removed") {
+        // A dry run counts the deletion as it would be applied; a real run stages it for the threshold check.
+        if (!context.dryRun) {
+          this.stagedDeletions.push({ userId: change.id, reason: change.reason, name: describeObject(change.id, previous?.properties ?? {}), heldAt: context.now });
+          // A later page of this run that brings the user back cancels the hold.
+          this.heldUserIds.add(change.id);
+          continue;
+        }
+        this.stagedDeletions.push({ userId: change.id, reason: change.reason, name: describeObject(change.id, previous?.properties ?? {}), heldAt: context.now });
+      }
+      if (kind === "users" && change.kind === "upsert" && this.heldUserIds.delete(change.id)) cancelledHolds.push(change.id);
       if (change.kind === "upsert") {
         // A full read carries whole objects; an incremental one may carry only what changed, so merge onto the stored row.
         const properties = full ? flatten(change.properties) : { ...previous?.properties, ...flatten(change.properties) };
@@ -195,7 +216,7 @@ export class PageApplier {
         stored.delete(change.id);
       }
     }
-    return { objectOps, removedForGood };
+    return { objectOps, removedForGood, cancelledHolds };
   }
 
   /** A user deleted for good leaves no membership behind, in either direction. */

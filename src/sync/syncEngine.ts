@@ -15,6 +15,7 @@ import type { Logger } from "../logging/logger";
 import { MembershipClosure, MembershipCollector } from "./membershipClosure";
 import { forEachConcurrently } from "./concurrency";
 import type { StoredObject } from "../store/directoryEntities";
+import type { HeldDeletion } from "../store/syncStateStore";
 import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
 import { addWarning, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
@@ -28,6 +29,8 @@ export interface SyncRequest {
   deadline?: number;
   /** The paused run this one continues: its id, start time and counts carry on. */
   continues?: SyncRunSummary;
+  /** Apply user deletions even when they exceed the accidental-deletion threshold (the admin has looked at them). */
+  allowDeletions?: boolean;
   /** Called after each page's checkpoint; a lease holder renews here, and throwing stops the run. */
   heartbeat?: () => Promise<void>;
 }
@@ -54,6 +57,8 @@ export interface SyncEngineDependencies {
   logger: Logger;
   graphMetrics?: GraphMetrics;
   onProgress?: (progress: SyncProgress) => void;
+  /** A run that would delete more users than this (a count, and a percentage of active users; 0 turns one off) holds the deletions back. */
+  deletionThreshold?: { count: number; percent: number };
   /** Days a soft-deleted object is kept before it is purged; undefined keeps it for ever. */
   deletedRetentionDays?: number;
   /** Replaces Date.now for the purge cutoff (tests). */
@@ -107,6 +112,7 @@ export class SyncEngine {
       logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
       // Decided once before either stream writes, so one stream's first page cannot make the other think the store was full.
       const storeEmptyAtStart = !(await store.hasAnyObjects());
+      applier.heldUserIds = new Set((await state.readHeldDeletions()).map((held) => held.userId));
       // When one stream stops (failure or deadline) the other stops after its current page, and both are awaited, so nothing writes after the run returns.
       const stop = { requested: false };
       const outcomes = await Promise.allSettled(
@@ -120,8 +126,9 @@ export class SyncEngine {
       const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
       const failure = failures.find((error) => !(error instanceof DeadlineReached)) ?? failures[0];
       if (failure !== undefined) throw failure;
-      if (!summary.dryRun) await this.complete(summary, logger, applier);
-      summary.status = "succeeded";
+      if (!summary.dryRun) await this.complete(summary, logger, applier, request.allowDeletions === true);
+      else await this.checkThreshold(summary, applier.stagedDeletions, request.allowDeletions === true, true);
+      summary.status = summary.heldDeletions && !summary.dryRun ? "quarantined" : "succeeded";
     } catch (error) {
       if (error instanceof DeadlineReached) {
         summary.status = "paused";
@@ -240,7 +247,7 @@ export class SyncEngine {
   }
 
   /** After both streams finished: sweep what a full read did not find, recompute closures, then commit the delta links. */
-  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier): Promise<void> {
+  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier, allowDeletions: boolean): Promise<void> {
     const collected = applier.collector;
     const { state } = this.deps;
     const fresh = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
@@ -248,6 +255,7 @@ export class SyncEngine {
       const checkpoint = fresh[stream];
       if (checkpoint.fullReadGeneration && !checkpoint.storeWasEmpty) await this.sweep(stream, checkpoint.fullReadGeneration, summary, logger);
     }
+    await this.applyHeldDeletions(summary, applier, allowDeletions, logger);
     await this.purge(summary, applier, logger);
     // After a full read of either stream any member's state may have changed, so every MemberOf row is rebuilt.
     if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration) await state.markDirty(new Map(), [], true);
@@ -271,6 +279,67 @@ export class SyncEngine {
       const checkpoint = fresh[stream];
       await state.saveCheckpoint(stream, { ...checkpoint, deltaLink: checkpoint.pendingDeltaLink ?? checkpoint.deltaLink, pendingDeltaLink: undefined, nextLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false });
     }
+  }
+
+  /** True when the deletions exceed the threshold and are not allowed: they are then held and the run says so. */
+  private async checkThreshold(summary: SyncRunSummary, deletions: HeldDeletion[], allowDeletions: boolean, dryRun: boolean): Promise<boolean> {
+    const threshold = this.deps.deletionThreshold;
+    if (!threshold || deletions.length === 0 || allowDeletions) return false;
+    const activeUsers = (await this.deps.store.listObjectIds("users", "deleted eq false")).size;
+    const overCount = threshold.count > 0 && deletions.length > threshold.count;
+    const overPercent = threshold.percent > 0 && deletions.length > (activeUsers * threshold.percent) / 100;
+    if (!overCount && !overPercent) return false;
+    const limit = [threshold.count > 0 ? `${threshold.count} users` : "", threshold.percent > 0 ? `${threshold.percent} % of ${activeUsers} active users` : ""].filter(Boolean).join(" or ");
+    summary.heldDeletions = { count: deletions.length, sample: deletions.slice(0, 10).map((deletion) => `${deletion.name}${deletion.reason === "deleted" ? " (deleted for good)" : ""}`) };
+    addWarning(
+      summary,
+      `${dryRun ? "This run would hold" : "Held"} ${deletions.length} user deletions: more than ${limit} (DELETION_THRESHOLD_COUNT / DELETION_THRESHOLD_PERCENT). ` +
+        `Everything else was applied. Check the sample, then request a run with allowDeletions to apply them.`,
+    );
+    return true;
+  }
+
+  /** Applies the user deletions this and earlier runs held, unless they exceed the accidental-deletion threshold. */
+  private async applyHeldDeletions(summary: SyncRunSummary, applier: PageApplier, allowDeletions: boolean, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const { store, state, tenantId } = this.deps;
+    const held = await state.readHeldDeletions();
+    if (held.length === 0) return;
+    if (await this.checkThreshold(summary, held, allowDeletions, false)) {
+      logger.warn(`Quarantined: ${held.length} user deletions held back by the accidental-deletion threshold`);
+      return;
+    }
+    const stored = await store.readObjects("users", held.map((deletion) => deletion.userId));
+    const now = new Date().toISOString();
+    const softOps: TableOperation[] = [];
+    const dirty = new Map<string, string>();
+    const forGood: HeldDeletion[] = [];
+    const events: ChangeEvent[] = [];
+    for (const deletion of held) {
+      const previous = stored.get(deletion.userId);
+      if (deletion.reason === "deleted") {
+        forGood.push(deletion);
+        if (previous) summary.users.deleted++;
+        if (previous) events.push({ tenantId, runId: summary.runId, at: now, kind: "userDeleted", objectId: deletion.userId, groupId: undefined, description: deletion.name });
+        continue;
+      }
+      if (!previous || previous.deleted) continue;
+      summary.users.softDeleted++;
+      dirty.set(deletion.userId, "user");
+      events.push({ tenantId, runId: summary.runId, at: now, kind: "userSoftDeleted", objectId: deletion.userId, groupId: undefined, description: deletion.name });
+      softOps.push({
+        kind: "upsert",
+        mode: "Replace",
+        ...tableKeys.user(tenantId, deletion.userId),
+        properties: objectEntity(tenantId, "user", previous.properties, { deleted: true, deletedAt: now, generation: previous.generation ?? "", changedAt: now, roles: previous.roles }),
+      });
+    }
+    await state.markDirty(dirty, []);
+    await store.apply("users", softOps);
+    // Memberships go before the user's row, so a crash in between leaves the hold to finish the job.
+    await forEachConcurrently(forGood, 8, (deletion) => applier.removeMemberEverywhere(deletion.userId));
+    await store.apply("users", forGood.map((deletion): TableOperation => ({ kind: "delete", ...tableKeys.user(tenantId, deletion.userId) })));
+    await state.releaseHolds(held.map((deletion) => deletion.userId));
+    if (events.length > 0) await this.deps.changeSink?.record(events);
   }
 
   /** Removes for good what has been soft-deleted longer than the retention, memberships first so a crash leaves no orphan rows. */
@@ -300,23 +369,27 @@ export class SyncEngine {
   /** Objects and memberships a full read did not stamp no longer exist in the directory. */
   private async sweep(stream: StreamName, generation: string, summary: SyncRunSummary, logger: ReturnType<Logger["child"]>): Promise<void> {
     const { store, state, tenantId } = this.deps;
-    const objectType = stream === "users" ? "user" : "group";
-    const counts = stream === "users" ? summary.users : summary.groups;
+    const counts = summary.groups;
     const now = new Date().toISOString();
     const ops: TableOperation[] = [];
-    const dirtyMembers = new Map<string, string>();
     const dirtyGroups: string[] = [];
     const events: ChangeEvent[] = [];
+    const holds: HeldDeletion[] = [];
     for await (const object of store.listObjects(stream, `gen ne '${generation}' and deleted eq false`)) {
-      counts.softDeleted++;
       const name = object.properties.userPrincipalName ?? object.properties.displayName;
-      events.push({ tenantId, runId: summary.runId, at: now, kind: `${objectType}SoftDeleted`, objectId: object.id, groupId: undefined, description: `${typeof name === "string" ? `${name} (${object.id})` : object.id}: not found by a full read` });
-      if (stream === "users") dirtyMembers.set(object.id, "user");
-      else dirtyGroups.push(object.id);
-      const key = stream === "users" ? tableKeys.user(tenantId, object.id) : tableKeys.group(tenantId, object.id);
-      ops.push({ kind: "upsert", mode: "Replace", ...key, properties: objectEntity(tenantId, objectType, object.properties, { deleted: true, deletedAt: now, generation: object.generation ?? "", changedAt: now, roles: object.roles }) });
+      // Users go through the accidental-deletion threshold like any other deletion: a broken full read must not empty the tables.
+      if (stream === "users") {
+        holds.push({ userId: object.id, reason: "changed", name: `${typeof name === "string" ? `${name} (${object.id})` : object.id}: not found by a full read`, heldAt: now });
+        continue;
+      }
+      counts.softDeleted++;
+      events.push({ tenantId, runId: summary.runId, at: now, kind: "groupSoftDeleted", objectId: object.id, groupId: undefined, description: `${typeof name === "string" ? `${name} (${object.id})` : object.id}: not found by a full read` });
+      dirtyGroups.push(object.id);
+      ops.push({ kind: "upsert", mode: "Replace", ...tableKeys.group(tenantId, object.id), properties: objectEntity(tenantId, "group", object.properties, { deleted: true, deletedAt: now, generation: object.generation ?? "", changedAt: now }) });
     }
-    await state.markDirty(dirtyMembers, dirtyGroups);
+    await state.holdDeletions(holds);
+    if (holds.length > 0) logger.info(`Full read of users did not find ${holds.length} stored users; their deletion waits for the threshold check`);
+    await state.markDirty(new Map(), dirtyGroups);
     await store.apply(stream, ops);
     if (events.length > 0) await this.deps.changeSink?.record(events);
     if (ops.length > 0) logger.info(`Full read of ${stream} did not find ${ops.length} stored ${stream}; marked them deleted`);

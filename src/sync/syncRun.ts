@@ -5,7 +5,8 @@ import { emptyStoreMetrics, type StoreMetrics } from "../store/tableWriter";
 
 export type SyncMode = "incremental" | "full";
 export type SyncTrigger = "schedule" | "manual" | "continuation" | "cli" | "demo";
-export type SyncRunStatus = "running" | "succeeded" | "failed" | "paused";
+/** "quarantined": everything was applied but user deletions above the threshold, which wait for a run with allowDeletions. */
+export type SyncRunStatus = "running" | "succeeded" | "failed" | "paused" | "quarantined";
 
 export interface ChangeCounts {
   created: number;
@@ -43,6 +44,8 @@ export interface SyncRunSummary {
   transitive: { added: number; removed: number };
   /** Users whose effective roles (ROLE_MAPPING) changed. */
   roles: { changed: number };
+  /** User deletions held back by the accidental-deletion threshold: how many, and the first few. */
+  heldDeletions: { count: number; sample: string[] } | undefined;
   graph: GraphMetrics;
   /** Writes to the directory tables only (users, groups, members, memberOf, nesting). */
   directoryWrites: StoreMetrics;
@@ -70,6 +73,7 @@ export function newRunSummary(
     memberships: { added: 0, removed: 0, activated: 0, deactivated: 0 },
     transitive: { added: 0, removed: 0 },
     roles: { changed: 0 },
+    heldDeletions: undefined,
     graph: emptyGraphMetrics(),
     directoryWrites: emptyStoreMetrics(),
     stateWrites: emptyStoreMetrics(),

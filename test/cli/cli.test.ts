@@ -38,7 +38,7 @@ describe("entra-sync command line", () => {
   test("--help lists every command", async () => {
     const result = await runCli(["--help"]);
     assert.equal(result.code, 0);
-    for (const command of ["sync [--full] [--dry-run] [--json]", "export", "status", "demo"]) assert.ok(result.stdout.includes(command), command);
+    for (const command of ["sync [--full] [--dry-run] [--allow-deletions] [--json]", "export", "status", "check", "demo"]) assert.ok(result.stdout.includes(command), command);
   });
 
   test("an unknown command or option is refused with exit code 2", async () => {

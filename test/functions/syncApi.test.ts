@@ -153,6 +153,31 @@ describe("POST /api/sync", () => {
     assert.equal(status.jsonBody.schedule.expression, "0 0 2 * * *");
   });
 
+  test("a run holding deletions back ends quarantined, status says so, and a request with allowDeletions applies them", async () => {
+    const settings = env.settings({ DELETION_THRESHOLD_COUNT: "1", DELETION_THRESHOLD_PERCENT: "0" });
+    installService(env, settings);
+    const post = async (body: string) => asSent(await requestSync(httpRequest({ method: "POST", path: "/api/sync", body, headers: { "content-type": "application/json" } }), invocation("requestSync").context));
+    await post("{}");
+    await drainWorker(requestQueue(env));
+    const [first, second] = [...env.model.users.values()].filter((user) => !user.deleted);
+    env.model.softDeleteUser(first!.id);
+    env.model.softDeleteUser(second!.id);
+    const quarantined = await post("{}");
+    await drainWorker(requestQueue(env));
+    const run = await call(getSyncRun, { method: "GET", path: `/api/sync/runs/${quarantined.jsonBody.runId}`, params: { runId: quarantined.jsonBody.runId } });
+    assert.equal(run.jsonBody.status, "quarantined");
+    assert.equal(run.jsonBody.summary.heldDeletions.count, 2);
+    const status = await call(getSyncStatus, { method: "GET", path: "/api/sync/status" });
+    assert.ok(status.jsonBody.tenants[0].warnings.some((warning: string) => /^2 user deletions are held by the accidental-deletion threshold.*allowDeletions/.test(warning)), JSON.stringify(status.jsonBody.tenants[0].warnings));
+
+    const allowed = await post('{"allowDeletions":true}');
+    await drainWorker(requestQueue(env));
+    const applied = await call(getSyncRun, { method: "GET", path: `/api/sync/runs/${allowed.jsonBody.runId}`, params: { runId: allowed.jsonBody.runId } });
+    assert.equal(applied.jsonBody.status, "succeeded");
+    assert.equal(applied.jsonBody.summary.users.softDeleted, 2);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
   test("GET of a run id that does not exist is 404, and of a malformed one 400", async () => {
     installService(env, env.settings());
     const unknown = await call(getSyncRun, { method: "GET", path: "/api/sync/runs/20200101T000000Z-abcdef", params: { runId: "20200101T000000Z-abcdef" } });
