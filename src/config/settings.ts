@@ -50,31 +50,24 @@ const tenantEntrySchema = z
   })
   .strict();
 
-const tenantListSchema = z
-  .string()
-  .transform((text, context) => {
+/** A setting holding JSON: text that does not parse fails with the message that shows a good value. */
+const jsonText = (message: string) =>
+  z.string().transform((text, context) => {
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      context.addIssue({ code: "custom", message: 'must be a JSON array such as [{"tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","credentialMode":"federatedCredential","clientId":"…"}]' });
+      context.addIssue({ code: "custom", message });
       return z.NEVER;
     }
-  })
+  });
+
+const tenantListSchema = jsonText('must be a JSON array such as [{"tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","credentialMode":"federatedCredential","clientId":"…"}]')
   .pipe(z.array(tenantEntrySchema, { message: 'must be a JSON array such as [{"tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47"}]' }).min(1));
 
 /** Group id → the consuming application's role names; a user holds every role of every group it belongs to, directly or through nesting. */
 const roleNameRule = "must map each group id to role names of 1-64 printable characters, such as {\"2a9e6c3b-1111-4222-8333-444455556666\":[\"Member\",\"Manager\"]}";
 const roleName = z.string({ message: roleNameRule }).trim().min(1, roleNameRule).max(64, roleNameRule).regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, roleNameRule);
-const roleMappingSchema = z
-  .string()
-  .transform((text, context) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      context.addIssue({ code: "custom", message: 'must be a JSON object from group id to role name(s), such as {"2a9e6c3b-1111-4222-8333-444455556666":"Admin"}' });
-      return z.NEVER;
-    }
-  })
+const roleMappingSchema = jsonText('must be a JSON object from group id to role name(s), such as {"2a9e6c3b-1111-4222-8333-444455556666":"Admin"}')
   .pipe(
     z.record(guid("2a9e6c3b-1111-4222-8333-444455556666"), z.union([roleName, z.array(roleName).min(1, roleNameRule)], { message: roleNameRule }), {
       message: 'must be a JSON object from group id to role name(s), such as {"2a9e6c3b-1111-4222-8333-444455556666":["Member","Manager"]}',
