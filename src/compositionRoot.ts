@@ -24,6 +24,8 @@ export interface CompositionOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Replaces Date.now for the purge cutoff (tests). */
   clock?: () => number;
+  /** Writes a full read buffers between checkpoints (tests use a small number to see resumes page by page). */
+  writeBufferOperations?: number;
   /** Receives each page's change events (the Functions app's change feed). */
   changeSink?: ChangeSink;
 }
@@ -79,6 +81,6 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const stateMetrics = emptyStoreMetrics();
   const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
-  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
+  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
   return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
 }

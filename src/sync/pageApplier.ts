@@ -7,6 +7,7 @@ import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
 import type { MembershipCollector } from "./membershipClosure";
 import type { HeldDeletion } from "../store/syncStateStore";
+import type { WriteBuffer } from "../store/writeBuffer";
 import type { ChangeCounts, SyncRunSummary } from "./syncRun";
 
 /** How the page's stream is being read: a full read stamps every write with its generation. */
@@ -16,6 +17,8 @@ export interface PageContext {
   storeWasEmpty: boolean;
   /** This full read fills a store that held nothing of the tenant when it began (the first sync). */
   initialLoad: boolean;
+  /** A full read's writes and events go here and out in large transactions; without one, each page writes at once. */
+  buffer?: WriteBuffer;
   dryRun: boolean;
   now: string;
 }
@@ -81,9 +84,20 @@ export class PageApplier {
     // People are deleted only at the end of the run, once the accidental-deletion threshold has been checked.
     await this.state.holdDeletions(this.stagedDeletions.slice(stagedBefore));
     await this.state.releaseHolds(cancelledHolds);
-    await this.store.apply("users", objectOps);
+    await this.write(context, "users", objectOps);
     await Promise.all(removedForGood.map((id) => this.removeMemberEverywhere(id)));
-    if (page.events.length > 0) await this.changeSink?.record(page.events);
+    await this.recordEvents(context, page);
+  }
+
+  private async write(context: PageContext, table: "users" | "groups" | "members" | "nesting" | "memberOf", operations: TableOperation[]): Promise<void> {
+    if (context.buffer) context.buffer.add(table, operations);
+    else await this.store.apply(table, operations);
+  }
+
+  private async recordEvents(context: PageContext, page: PageChanges): Promise<void> {
+    if (page.events.length === 0) return;
+    if (context.buffer) context.buffer.addEvents(page.events);
+    else await this.changeSink?.record(page.events);
   }
 
   async applyGroupPage(changes: GroupPageChanges, context: PageContext): Promise<void> {
@@ -121,10 +135,10 @@ export class PageApplier {
     if (context.dryRun) return;
     // A full read rebuilds every MemberOf row at its end, so marking each member would only add writes.
     await this.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, full);
-    await Promise.all([this.store.apply("groups", objectOps), this.store.apply("members", memberOps), this.store.apply("nesting", nestingOps)]);
-    await this.store.apply("memberOf", memberOfOps);
+    await Promise.all([this.write(context, "groups", objectOps), this.write(context, "members", memberOps), this.write(context, "nesting", nestingOps)]);
+    await this.write(context, "memberOf", memberOfOps);
     await Promise.all(removedForGood.map((id) => this.removeGroupEverywhere(id)));
-    if (page.events.length > 0) await this.changeSink?.record(page.events);
+    await this.recordEvents(context, page);
   }
 
   /** Decides the write for each user or group; reads stored rows only where a merge or a count needs them. */

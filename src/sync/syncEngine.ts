@@ -16,6 +16,7 @@ import { MembershipClosure, MembershipCollector } from "./membershipClosure";
 import { forEachConcurrently } from "./concurrency";
 import type { StoredObject } from "../store/directoryEntities";
 import type { HeldDeletion } from "../store/syncStateStore";
+import { WriteBuffer } from "../store/writeBuffer";
 import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
 import { addWarning, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
@@ -63,6 +64,8 @@ export interface SyncEngineDependencies {
   deletedRetentionDays?: number;
   /** Replaces Date.now for the purge cutoff (tests). */
   clock?: () => number;
+  /** How many writes a full read buffers before it flushes them and moves its checkpoint; a crash replays at most this much. */
+  writeBufferOperations?: number;
   /** Group id → role names (ROLE_MAPPING); resolved per user by the closure. */
   roleMapping?: Map<string, string[]>;
   /** Receives what each page changed, after its writes (the change feed). */
@@ -70,6 +73,9 @@ export interface SyncEngineDependencies {
   /** Warnings about the sign-in credential (a secret expiring soon), added at the start of each run; throwing fails the run. */
   credentialHealth?: () => Promise<string[]>;
 }
+
+/** Operations a full read buffers before it writes them: large transactions, and a few MB of memory. */
+const defaultWriteBufferOperations = 20_000;
 
 /** Thrown inside a stream when the run's deadline passed; the checkpoint is already saved. */
 class DeadlineReached extends Error {}
@@ -190,6 +196,8 @@ export class SyncEngine {
     if (current.nextLink) logger.info(`Resuming the ${stream} read at page ${current.pages + 1}`);
     const startedAt = Date.now();
     let prefetched: Promise<DeltaPage> | undefined;
+    // A full read buffers its writes across pages; its checkpoint moves only when the buffer has been flushed.
+    const buffer = dryRun ? undefined : new WriteBuffer();
     for (;;) {
       let page: DeltaPage;
       try {
@@ -217,6 +225,7 @@ export class SyncEngine {
         initialLoad: current.fullReadGeneration !== undefined && current.storeWasEmpty,
         dryRun,
         now: new Date().toISOString(),
+        buffer: current.fullReadGeneration !== undefined ? buffer : undefined,
       };
       if (stream === "users") {
         const parsed = parseUserPage(page.objects);
@@ -232,13 +241,19 @@ export class SyncEngine {
       progress.fullRead = current.fullReadGeneration !== undefined;
       current = { ...current, pages: current.pages + 1, objects: current.objects + page.objects.length, nextLink: page.nextLink, pendingDeltaLink: page.nextLink ? undefined : page.deltaLink };
       if (!page.nextLink && !page.deltaLink) throw new Error(`GET ${cursor.kind === "link" ? describe(cursor.url) : stream + "/delta"} answered a page with neither @odata.nextLink nor @odata.deltaLink`);
-      if (!dryRun) await state.saveCheckpoint(stream, current);
+      const stopping = stop.requested || (request.deadline !== undefined && Date.now() >= request.deadline);
+      if (context.buffer && context.buffer.size < (this.deps.writeBufferOperations ?? defaultWriteBufferOperations) && page.nextLink && !stopping) {
+        // Not flushed yet: the saved checkpoint stays at the last flushed page, which a rerun resumes from.
+      } else if (!dryRun) {
+        await buffer?.flush(this.deps.store, this.deps.changeSink);
+        await state.saveCheckpoint(stream, current);
+      }
       await request.heartbeat?.();
       const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000);
       this.deps.onProgress?.({ stream, pages: progress.pages, objects: progress.objects, objectsPerSecond: progress.objects / seconds });
       if (!page.nextLink) break;
       cursor = { kind: "link", url: page.nextLink };
-      if (stop.requested || (request.deadline !== undefined && Date.now() >= request.deadline)) {
+      if (stopping) {
         prefetched = undefined;
         throw new DeadlineReached();
       }

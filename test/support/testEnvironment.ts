@@ -39,9 +39,13 @@ export interface ComposeOptions {
   changeSink?: ChangeSink;
   /** The engine's clock for the purge of soft-deleted objects. */
   clock?: () => number;
+  /** Writes a full read buffers between checkpoints. */
+  writeBufferOperations?: number;
 }
 
 let prefixCounter = 0;
+/** One, so full reads in tests checkpoint every page and crash tests can count resumed pages; buffering has its own test. */
+export const testWriteBuffer = 1;
 
 export async function startEnvironment(options: { model?: DirectoryModel; standIn?: Partial<StandInOptions> } = {}): Promise<TestEnvironment> {
   const azurite = await startAzurite();
@@ -78,6 +82,7 @@ export async function startEnvironment(options: { model?: DirectoryModel; standI
         sleep: sleeps ? async (ms) => void sleeps.push(ms) : async () => undefined,
         changeSink: composeOptions.changeSink,
         clock: composeOptions.clock,
+        writeBufferOperations: composeOptions.writeBufferOperations ?? testWriteBuffer,
       });
     },
     stop: async () => {

@@ -52,6 +52,20 @@ describe("resilience", () => {
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
   });
 
+  test("a full read that buffers writes across pages, killed between flushes, replays from the last flushed checkpoint", async () => {
+    const settings = env.settings({ GRAPH_MAX_RETRIES: "1" });
+    env.standIn.faults.failAfterGraphRequests(9);
+    const crashed = await env.compose(settings, { writeBufferOperations: 150 }).engine.run();
+    env.standIn.faults.clear();
+    assert.equal(crashed.summary.status, "failed");
+    const checkpoint = await env.compose(settings).state.readCheckpoint("users");
+    assert.ok(checkpoint.pages < crashed.summary.streams.users.pages, `the checkpoint (${checkpoint.pages}) lags the pages read (${crashed.summary.streams.users.pages}) by what was still buffered`);
+    const rerun = await env.compose(settings, { writeBufferOperations: 150 }).engine.run();
+    assert.equal(rerun.summary.status, "succeeded", rerun.summary.error);
+    assert.ok(rerun.summary.directoryWrites.transactions < rerun.summary.directoryWrites.entitiesWritten / 5, "buffered writes go out in large transactions");
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
   test("an incremental sync killed halfway is finished by the next run", async () => {
     const settings = env.settings({ GRAPH_MAX_RETRIES: "1" });
     await env.compose(settings).engine.run();

@@ -9,7 +9,7 @@ import type { ComposeTenant, ServiceTiming } from "../../../src/service/serviceC
 import { syncRequestQueueName, type RunMessage } from "../../../src/service/runQueue";
 import { SyncService } from "../../../src/service/syncService";
 import { useSyncService } from "../../../src/service/serviceProvider";
-import { standInClient, type TestEnvironment } from "../../support/testEnvironment";
+import { standInClient, testWriteBuffer, type TestEnvironment } from "../../support/testEnvironment";
 
 /** The engine composed as in production, except that it signs in to the stand-in and does not wait out Retry-After. */
 export function standInComposer(env: TestEnvironment): ComposeTenant {
@@ -18,6 +18,7 @@ export function standInComposer(env: TestEnvironment): ComposeTenant {
       ...options,
       credential: new ClientSecretCredential(settings.tenantId, standInClient.clientId, standInClient.clientSecret, { authorityHost: env.standIn.url, disableInstanceDiscovery: true }),
       sleep: async () => undefined,
+      writeBufferOperations: testWriteBuffer,
     });
 }
 
