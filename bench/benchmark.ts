@@ -74,6 +74,12 @@ function parseOptions() {
   };
 }
 
+/** Resident memory and the JavaScript heap in use, for progress lines: RSS over heap is what the GC has not returned yet. */
+function memoryNow(): string {
+  const { rss, heapUsed } = process.memoryUsage();
+  return `rss ${Math.round(rss / 1048576)} MB, heap ${Math.round(heapUsed / 1048576)} MB`;
+}
+
 /** Samples resident memory while a phase runs; the process-wide maximum would carry one phase's peak into the next. */
 async function measured<T>(work: () => Promise<T>): Promise<{ result: T; wallMs: number; peakRssMb: number }> {
   let peak = process.memoryUsage().rss;
@@ -194,12 +200,12 @@ async function main(): Promise<number> {
     let lastProgress = 0;
     const composition = () =>
       compose(settings, {
-        logger: createLogger((_level, message) => log(`    ${new Date().toISOString().slice(11, 19)} ${message}`)),
+        logger: createLogger((_level, message) => log(`    ${new Date().toISOString().slice(11, 19)} ${message} (${memoryNow()})`)),
         credential,
         onProgress: (progress) => {
           if (Date.now() - lastProgress < 2000) return;
           lastProgress = Date.now();
-          log(`    ${progress.stream}: ${progress.pages} pages, ${progress.objects} objects, ${Math.round(progress.objectsPerSecond)}/s, rss ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
+          log(`    ${progress.stream}: ${progress.pages} pages, ${progress.objects} objects, ${Math.round(progress.objectsPerSecond)}/s, ${memoryNow()}`);
         },
       });
 

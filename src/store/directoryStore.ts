@@ -2,7 +2,7 @@
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { MemberType } from "../directory/directoryObjects";
 import { memberOfRowFrom, storedObjectFrom, type MemberOfRow, type StoredObject } from "./directoryEntities";
-import { memberOfRange, tableKeys, tenantPartitionRange, idFromPartitionKey } from "./tableKeys";
+import { groupIdFromMembersPartition, memberOfRange, membersRange, tableKeys, tenantPartitionRange } from "./tableKeys";
 import type { DirectoryTableNames } from "./tableNames";
 import { statusOf, TableWriter, type StoreMetrics, type TableOperation } from "./tableWriter";
 import { forEachConcurrently } from "../sync/concurrency";
@@ -92,8 +92,7 @@ export class DirectoryStore {
 
   async listMembers(groupId: string): Promise<MemberRow[]> {
     const rows: MemberRow[] = [];
-    const partitionKey = tableKeys.member(this.tenantId, groupId, "").partitionKey;
-    for await (const entity of this.query(this.tables.members, `PartitionKey eq '${partitionKey}'`)) rows.push(this.memberRowFrom(entity));
+    for await (const entity of this.query(this.tables.members, membersRange(this.tenantId, groupId))) rows.push(this.memberRowFrom(entity));
     return rows;
   }
 
@@ -129,7 +128,7 @@ export class DirectoryStore {
 
   private memberRowFrom(entity: Record<string, unknown>): MemberRow {
     return {
-      groupId: idFromPartitionKey(this.tenantId, String(entity.partitionKey)),
+      groupId: groupIdFromMembersPartition(this.tenantId, String(entity.partitionKey)),
       memberId: String(entity.rowKey),
       memberType: (entity.memberType as MemberType) ?? "other",
       active: entity.active !== false,

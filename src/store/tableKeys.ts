@@ -22,18 +22,19 @@ export function assertSafeKey(key: string): string {
   return key;
 }
 
-/** Spreads a tenant's users and groups over 16 partitions by the id's first hex digit, so no partition is hot. */
+/** Spreads a tenant's users and groups over 256 partitions by the id's first two hex digits: small partitions keep writes fast. */
 export function bucketOf(objectId: string): string {
-  return objectId.charAt(0);
+  return objectId.slice(0, 2);
 }
 
 /** Keys for each table; every PartitionKey starts with the tenant id, so tenants share tables safely. */
 export const tableKeys = {
   user: (tenantId: string, userId: string) => ({ partitionKey: `${tenantId}_${bucketOf(userId)}`, rowKey: userId }),
   group: (tenantId: string, groupId: string) => ({ partitionKey: `${tenantId}_${bucketOf(groupId)}`, rowKey: groupId }),
-  member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}`, rowKey: memberId }),
-  // 256 partitions by the member id's first two hex digits: one member's rows stay in one partition, and writes batch across members.
-  memberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId.slice(0, 2)}`, rowKey: `${memberId}_${groupId}` }),
+  // 16 partitions per group by the member id's first hex digit, so a 100,000-member group is not one hot partition.
+  member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}_${memberId.charAt(0)}`, rowKey: memberId }),
+  // 4,096 partitions by the member id's first three hex digits: one member's rows stay in one partition, and writes still batch across members.
+  memberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId.slice(0, 3)}`, rowKey: `${memberId}_${groupId}` }),
   nesting: (tenantId: string, childId: string, parentId: string) => ({ partitionKey: tenantId, rowKey: `${childId}_${parentId}` }),
   syncState: (tenantId: string, name: string) => ({ partitionKey: tenantId, rowKey: name }),
 } as const;
@@ -50,7 +51,12 @@ export function memberOfRange(tenantId: string, memberId: string): string {
   return `PartitionKey eq '${partitionKey}' and RowKey ge '${memberId}_' and RowKey lt '${memberId}\`'`;
 }
 
-/** Parses the member or group id back out of a `${tenantId}_${id}` partition key. */
-export function idFromPartitionKey(tenantId: string, partitionKey: string): string {
-  return partitionKey.slice(tenantId.length + 1);
+/** OData filter for one group's rows of the Members table: its 16 partitions. */
+export function membersRange(tenantId: string, groupId: string): string {
+  return `PartitionKey ge '${tenantId}_${groupId}_' and PartitionKey lt '${tenantId}_${groupId}\`'`;
+}
+
+/** Parses the group id back out of a Members partition key `${tenantId}_${groupId}_${bucket}`. */
+export function groupIdFromMembersPartition(tenantId: string, partitionKey: string): string {
+  return partitionKey.slice(tenantId.length + 1, partitionKey.lastIndexOf("_"));
 }

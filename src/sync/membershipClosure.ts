@@ -9,11 +9,13 @@ import { forEachConcurrently } from "./concurrency";
 import type { SyncRunSummary } from "./syncRun";
 
 /** Writes are flushed in chunks while a full rebuild streams, so memory stays flat on large tenants. */
-const flushEvery = 50_000;
+const flushEvery = 20_000;
+/** A full rebuild of a large tenant takes minutes; it reports every so many members. */
+const progressEvery = 10_000;
 
 /** Direct memberships a full read saw, kept in memory so the rebuild after it need not read the Members table back. */
 export class MembershipCollector {
-  readonly byMember = new Map<string, { memberType: MemberType; groups: string[] }>();
+  readonly byMember = new Map<string, { memberType: MemberType; groups: string[]; inactive?: Set<string> }>();
   /** Group ids repeat for every member; one string per group keeps a million edges small. */
   private readonly interned = new Map<string, string>();
 
@@ -47,6 +49,7 @@ export class MembershipClosure {
     private readonly roleMapping: Map<string, string[]> = new Map(),
     /** Whether users' roles are kept up to date in this run: a mapping is set, or one was just removed. */
     private readonly manageRoles = roleMapping.size > 0,
+    private readonly onProgress?: (message: string) => void,
   ) {}
 
   /** A user's effective roles: those of every group it is an active member of, directly or through nesting, as sorted JSON. */
@@ -186,28 +189,27 @@ export class MembershipClosure {
     // Every user's stored roles, so users who lost their last membership lose their roles too.
     const storedRoles = new Map<string, string | undefined>();
     if (this.manageRoles) for await (const user of this.store.listObjects("users", undefined, ["RowKey", "roles"])) storedRoles.set(user.id, user.roles);
-    const directByMember = new Map<string, { memberType: MemberType; edges: DirectEdge[] }>();
+    // Direct groups per member as plain id lists (a million edges as objects would double the memory); `inactive` lists the Members rows stored inactive.
+    const directByMember = collected?.byMember ?? new Map<string, { memberType: MemberType; groups: string[]; inactive?: Set<string> }>();
     const interned = new Map<string, string>();
-    if (collected) {
-      // Every row the full read wrote is active; a group's parts never repeat a member, but a replayed page could.
-      for (const [memberId, entry] of collected.byMember) {
-        directByMember.set(memberId, { memberType: entry.memberType, edges: [...new Set(entry.groups)].map((groupId) => ({ groupId, memberRowActive: true })) });
-      }
-      collected.byMember.clear();
-    }
     for await (const row of collected ? [] : this.store.listAllMembers()) {
       const groupId = interned.get(row.groupId) ?? (interned.set(row.groupId, row.groupId), row.groupId);
       let entry = directByMember.get(row.memberId);
-      if (!entry) directByMember.set(row.memberId, (entry = { memberType: row.memberType, edges: [] }));
-      entry.edges.push({ groupId, memberRowActive: row.active });
+      if (!entry) directByMember.set(row.memberId, (entry = { memberType: row.memberType, groups: [] }));
+      entry.groups.push(groupId);
+      if (!row.active) (entry.inactive ??= new Set()).add(groupId);
     }
     const memberIds = [...directByMember.keys()].sort();
+    const total = memberIds.length;
+    let finished = 0;
     let index = 0;
     let pendingId: string | undefined;
     let pendingRows: MemberOfRow[] = [];
     const finishMember = async (memberId: string, existing: MemberOfRow[]) => {
       const entry = directByMember.get(memberId);
-      const direct = entry?.edges ?? [];
+      // Every row a full read wrote is active; a replayed page could repeat a member, so groups are deduplicated.
+      const direct: DirectEdge[] = entry ? [...new Set(entry.groups)].map((groupId) => ({ groupId, memberRowActive: collected ? true : !entry.inactive?.has(groupId) })) : [];
+      if (++finished % progressEvery === 0) this.onProgress?.(`Recomputing memberships: ${finished} of ${total} members`);
       const memberType = entry?.memberType ?? existing[0]?.memberType ?? "other";
       const inactive = this.isInactive(memberId, memberType, (id) => activeUsers.has(id));
       const desired = this.desiredRows(memberId, memberType, inactive, direct);

@@ -284,7 +284,7 @@ export class SyncEngine {
       const started = Date.now();
       logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
       // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
-      const closure = new MembershipClosure(this.deps.store, summary, roleMapping, roleMapping.size > 0 || mappingChanged);
+      const closure = new MembershipClosure(this.deps.store, summary, roleMapping, roleMapping.size > 0 || mappingChanged, (message) => logger.info(message));
       await closure.run(work, fresh.groups.fullReadGeneration ? collected : undefined);
       await state.clearClosureWork(work);
       logger.info(`Memberships recomputed in ${Date.now() - started} ms`);

@@ -26,7 +26,9 @@ describe("table keys", () => {
       assertSafeKey(key.rowKey);
       assert.ok(key.partitionKey.startsWith(tenant));
     }
-    assert.equal(tableKeys.user(tenant, user).partitionKey, `${tenant}_0`);
+    assert.equal(tableKeys.user(tenant, user).partitionKey, `${tenant}_${user.slice(0, 2)}`);
+    assert.equal(tableKeys.member(tenant, user, user).partitionKey, `${tenant}_${user}_${user[0]}`);
+    assert.equal(tableKeys.memberOf(tenant, user, user).partitionKey, `${tenant}_${user.slice(0, 3)}`);
   });
 
   test("one tenant's range excludes another whose id shares a prefix", () => {
