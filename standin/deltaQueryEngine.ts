@@ -1,8 +1,18 @@
 // Turns the directory model and its change log into pages of Graph delta (and list) results, snapshotting each round so paging is stable.
 import { randomBytes } from "node:crypto";
-import { isMembershipChange, type ChangeRecord, type DirectoryModel, type MemberType, type ModelGroup, type ModelUser, type ObjectChangeRecord } from "./directoryModel";
+import {
+  isMembershipChange,
+  type ChangeRecord,
+  type DirectoryModel,
+  type DirectoryObjectKind,
+  type MemberType,
+  type ModelDevice,
+  type ModelGroup,
+  type ModelUser,
+  type ObjectChangeRecord,
+} from "./directoryModel";
 
-export type DeltaResource = "users" | "groups";
+export type DeltaResource = "users" | "groups" | "devices";
 export type SoftDeletedMembership = "kept" | "reportedRemoved";
 /** "changed": updated objects carry id and only the changed properties; "selected": every tracked property, as Graph does without Prefer: return=minimal. */
 export type UpdatedObjectProperties = "changed" | "selected";
@@ -20,6 +30,7 @@ export interface DeltaQueryShape {
 export interface DeltaEngineOptions {
   usersPageSize: number;
   groupsPageSize: number;
+  devicesPageSize: number;
   membersPerGroupAppearance: number;
   softDeletedMembership: SoftDeletedMembership;
   updatedObjectProperties: UpdatedObjectProperties;
@@ -57,6 +68,32 @@ export const defaultGroupSelect: readonly string[] = [
 ];
 export const knownGroupProperties: ReadonlySet<string> = new Set([...defaultGroupSelect, "id"]);
 
+/** Device properties the model holds; changes to them are tracked. */
+export const modelDeviceProperties: readonly string[] = [
+  "accountEnabled", "approximateLastSignInDateTime", "deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "trustType",
+];
+/** The other v1.0 device properties, with the values Graph gives a device where they are unset. */
+const unmodelledDeviceValues: Readonly<Record<string, unknown>> = {
+  alternativeSecurityIds: [],
+  complianceExpirationDateTime: null,
+  deviceMetadata: null,
+  deviceVersion: null,
+  extensionAttributes: Object.fromEntries(Array.from({ length: 15 }, (_, index) => [`extensionAttribute${index + 1}`, null])),
+  isCompliant: null,
+  isManaged: null,
+  manufacturer: null,
+  mdmAppId: null,
+  model: null,
+  onPremisesLastSyncDateTime: null,
+  onPremisesSyncEnabled: null,
+  physicalIds: [],
+  profileType: "RegisteredDevice",
+  systemLabels: [],
+};
+/** device-list: "All of the properties will be returned" without $select, so the default is every known property. */
+export const defaultDeviceSelect: readonly string[] = [...modelDeviceProperties, ...Object.keys(unmodelledDeviceValues)].sort();
+export const knownDeviceProperties: ReadonlySet<string> = new Set([...defaultDeviceSelect, "id"]);
+
 /** Graph's odata.type for each member kind. */
 export const memberODataType: Record<MemberType, string> = {
   user: "#microsoft.graph.user",
@@ -88,6 +125,16 @@ export function renderUser(user: ModelUser, properties: readonly string[]): stri
   const body: Record<string, unknown> = {};
   for (const name of properties) if (name !== "id") body[name] = userPropertyValue(user, name);
   body["id"] = user.id;
+  return JSON.stringify(body);
+}
+
+export function renderDevice(device: ModelDevice, properties: readonly string[]): string {
+  const body: Record<string, unknown> = {};
+  for (const name of properties) {
+    if (name === "id") continue;
+    body[name] = name in unmodelledDeviceValues ? unmodelledDeviceValues[name] : (device as unknown as Record<string, unknown>)[name];
+  }
+  body["id"] = device.id;
   return JSON.stringify(body);
 }
 
@@ -139,6 +186,7 @@ export class DeltaQueryEngine {
 
   /** Snapshot of the current state: the initial request of a delta round. */
   startFull(resource: DeltaResource, query: DeltaQueryShape): PagingSession {
+    if (resource === "devices") return this.store(this.fullDevices(query));
     return this.store(resource === "users" ? this.fullUsers(query) : this.fullGroups(query));
   }
 
@@ -149,8 +197,11 @@ export class DeltaQueryEngine {
     const units =
       resource === "users"
         ? this.userChanges(query, fromSeq, endSeq, allProperties)
-        : this.groupChanges(query, fromSeq, endSeq, allProperties);
-    const pageSize = resource === "users" ? this.options.usersPageSize : this.options.groupsPageSize;
+        : resource === "devices"
+          ? this.deviceChanges(query, fromSeq, endSeq, allProperties)
+          : this.groupChanges(query, fromSeq, endSeq, allProperties);
+    const pageSize =
+      resource === "users" ? this.options.usersPageSize : resource === "devices" ? this.options.devicesPageSize : this.options.groupsPageSize;
     const replayed = units[0];
     if (this.options.replayChanges && replayed !== undefined) units.push(replayed);
     return this.store(fixedSession(resource, query, endSeq, units, pageSize));
@@ -211,6 +262,29 @@ export class DeltaQueryEngine {
       unitCount: snapshot.length,
       pageSize: this.options.usersPageSize,
       render: (from, to) => snapshot.slice(from, to).map((user) => renderUser(user, properties)),
+    };
+  }
+
+  private fullDevices(query: DeltaQueryShape): PagingSession {
+    const snapshot: ModelDevice[] = [];
+    if (query.filter) {
+      for (const id of query.filter) {
+        const device = this.model.devices.get(id);
+        if (device) snapshot.push(device);
+      }
+    } else {
+      snapshot.push(...this.model.devices.values());
+    }
+    const properties = query.select ?? defaultDeviceSelect;
+    // Devices are replaced, never mutated, on update, so holding references is a true snapshot.
+    return {
+      id: newSessionId(),
+      resource: "devices",
+      query,
+      endSeq: this.model.sequence,
+      unitCount: snapshot.length,
+      pageSize: this.options.devicesPageSize,
+      render: (from, to) => snapshot.slice(from, to).map((device) => renderDevice(device, properties)),
     };
   }
 
@@ -310,6 +384,29 @@ export class DeltaQueryEngine {
         const changed = [...change.properties].filter((name) => tracked.has(name));
         if (changed.length === 0) continue;
         units.push(renderUser(user, allProperties ? output : changed));
+      }
+    }
+    return units;
+  }
+
+  private deviceChanges(query: DeltaQueryShape, fromSeq: number, toSeq: number, allProperties: boolean): string[] {
+    const filter = query.filter ? new Set(query.filter) : null;
+    const touched = collectObjectChanges(this.model.changeLog, fromSeq, toSeq, "device", filter);
+    const output = query.select ?? defaultDeviceSelect;
+    const tracked = new Set(query.select ?? modelDeviceProperties);
+    const units: string[] = [];
+    for (const [id, change] of touched) {
+      const device = this.model.devices.get(id);
+      const before = statusBefore(change.first, device === undefined ? "absent" : "live");
+      if (device === undefined) {
+        // Created and deleted within the round: the client never saw it, so there is nothing to remove.
+        if (before !== "absent") units.push(removedObject(id, "deleted"));
+      } else if (before !== "live") {
+        units.push(renderDevice(device, output));
+      } else {
+        const changed = [...change.properties].filter((name) => tracked.has(name));
+        if (changed.length === 0) continue;
+        units.push(renderDevice(device, allProperties ? output : changed));
       }
     }
     return units;
@@ -429,7 +526,7 @@ function collectObjectChanges(
   log: readonly ChangeRecord[],
   fromSeq: number,
   toSeq: number,
-  kind: "user" | "group",
+  kind: DirectoryObjectKind,
   filter: ReadonlySet<string> | null,
 ): Map<string, ObjectChange> {
   const touched = new Map<string, ObjectChange>();

@@ -32,12 +32,30 @@ export interface ModelGroup {
   deleted: boolean;
 }
 
+/** device.trustType values (device resource type, v1.0). */
+export type DeviceTrustType = "Workplace" | "AzureAd" | "ServerAd";
+
+/** The device properties a sync would select; deleted devices leave no trace, as Entra has no deleted items for devices. */
+export interface ModelDevice {
+  id: string;
+  deviceId: string;
+  displayName: string;
+  operatingSystem: string;
+  operatingSystemVersion: string;
+  accountEnabled: boolean;
+  trustType: DeviceTrustType | null;
+  /** ISO 8601 UTC without fractions, e.g. "2024-05-31T08:15:00Z"; null when the device never signed in. */
+  approximateLastSignInDateTime: string | null;
+}
+
 export interface GenerateOptions {
   seed?: number;
   users?: number;
   groups?: number;
   /** Average direct group memberships per user. */
   membershipsPerUser?: number;
+  /** Devices beyond the ones generated as group members; default 0. About half of them join a group. */
+  devices?: number;
 }
 
 export interface ChurnResult {
@@ -48,9 +66,10 @@ export interface ChurnResult {
   membershipsRemoved: number;
 }
 
-export type DirectoryObjectKind = "user" | "group";
+export type DirectoryObjectKind = "user" | "group" | "device";
 export type UserProperty = Exclude<keyof ModelUser, "id" | "deleted">;
 export type GroupProperty = Exclude<keyof ModelGroup, "id" | "deleted">;
+export type DeviceProperty = Exclude<keyof ModelDevice, "id">;
 
 export interface ObjectCreated { seq: number; op: "created"; kind: DirectoryObjectKind; id: string }
 export interface ObjectUpdated { seq: number; op: "updated"; kind: DirectoryObjectKind; id: string; properties: readonly string[] }
@@ -82,6 +101,9 @@ const userProperties: readonly UserProperty[] = [
 const groupProperties: readonly GroupProperty[] = [
   "displayName", "description", "mail", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes",
 ];
+const deviceProperties: readonly DeviceProperty[] = [
+  "deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "accountEnabled", "trustType", "approximateLastSignInDateTime",
+];
 
 const givenNames = [
   "Adele", "Alex", "Allan", "Diego", "Grady", "Henrietta", "Isaiah", "Johanna", "Joni", "Lee", "Lidia", "Lynne",
@@ -108,6 +130,17 @@ const fixedUsers: ReadonlyArray<{ givenName: string; surname: string; displayNam
 ];
 
 type GroupKind = "security" | "microsoft365" | "distribution" | "mailEnabledSecurity";
+
+/** Operating systems with versions and the trust types Entra gives them; phones and tablets are only ever registered. */
+const devicePlatforms: ReadonlyArray<{ os: string; versions: readonly string[]; trust: readonly DeviceTrustType[]; names: readonly string[] }> = [
+  { os: "Windows", versions: ["10.0.19045.4291", "10.0.22631.3447", "10.0.26100.1742"], trust: ["AzureAd", "ServerAd", "Workplace"], names: [] },
+  { os: "iOS", versions: ["16.7.8", "17.5.1", "18.0"], trust: ["Workplace"], names: ["iPhone", "iPad"] },
+  { os: "Android", versions: ["13.0", "14.0"], trust: ["Workplace"], names: ["Pixel 8", "Galaxy S23"] },
+  { os: "MacMDM", versions: ["14.5", "15.0"], trust: ["Workplace", "AzureAd"], names: ["MacBook Pro", "MacBook Air"] },
+];
+/** Sign-in times are spread over the 90 days before this fixed instant, so generation never depends on the clock. */
+const deviceSignInEpochMs = Date.UTC(2024, 5, 1);
+const deviceSignInSpreadSeconds = 90 * 24 * 3600;
 
 /** mulberry32: a tiny, fast, seedable PRNG returning unsigned 32-bit integers. */
 function mulberry32(seed: number): () => number {
@@ -181,14 +214,19 @@ export class DirectoryModel {
   readonly members = new Map<string, Map<string, MemberType>>();
   /** Devices, service principals and org contacts that can be members of groups. */
   readonly otherObjects = new Map<string, MemberType>();
+  /** Every device in otherObjects, with its properties. */
+  readonly devices = new Map<string, ModelDevice>();
 
   private readonly log: ChangeRecord[] = [];
   private readonly random: SeededRandom;
+  /** Device properties have their own stream so adding devices never shifts the users and groups a seed produces. */
+  private readonly deviceRandom: SeededRandom;
   private createdUserCount = 0;
   private createdGroupCount = 0;
 
   private constructor(seed: number) {
     this.random = new SeededRandom(seed ^ 0x5eed);
+    this.deviceRandom = new SeededRandom(seed ^ 0x0de1ce);
   }
 
   static empty(): DirectoryModel {
@@ -223,7 +261,10 @@ export class DirectoryModel {
       kinds[index] = kind;
     }
     model.createdGroupCount = groupCount;
-    if (groupCount === 0) return model;
+    if (groupCount === 0) {
+      model.generateDevices(options.devices ?? 0, []);
+      return model;
+    }
 
     // The last group stays empty when there are enough groups, so "no members@delta" is always exercised.
     const emptyGroupIndex = groupCount >= 5 ? groupCount - 1 : -1;
@@ -272,11 +313,13 @@ export class DirectoryModel {
       for (let n = 0; n < count; n++) {
         const id = random.guid();
         model.otherObjects.set(id, type);
+        if (type === "device") model.devices.set(id, model.newDevice(id, {}));
         if (hosts.length === 0) continue;
         const host = groupIds[hosts[random.int(hosts.length)] as number] as string;
         model.members.get(host)?.set(id, type);
       }
     }
+    model.generateDevices(options.devices ?? 0, hosts.map((index) => groupIds[index] as string));
     return model;
   }
 
@@ -447,11 +490,44 @@ export class DirectoryModel {
     this.record({ op: "memberRemoved", groupId, memberId, memberType });
   }
 
-  /** Adds a device, service principal or org contact that can then be added to groups. */
+  /** Adds a device, service principal or org contact that can then be added to groups; a device gets generated properties. */
   createOtherObject(type: OtherObjectType, id: string = this.random.guid()): string {
     if (this.memberTypeOf(id) !== undefined) throw new Error(`createOtherObject: an object with id '${id}' already exists`);
+    if (type === "device") return this.createDevice({ id }).id;
     this.otherObjects.set(id, type);
     return id;
+  }
+
+  /** Registers a device; fields not given are generated. */
+  createDevice(fields: Partial<ModelDevice> = {}): ModelDevice {
+    const id = fields.id ?? this.random.guid();
+    if (this.memberTypeOf(id) !== undefined) throw new Error(`createDevice: an object with id '${id}' already exists`);
+    const device = this.newDevice(id, fields);
+    this.otherObjects.set(id, "device");
+    this.devices.set(id, device);
+    this.record({ op: "created", kind: "device", id });
+    return device;
+  }
+
+  /** Replaces the device object (copy on write) so snapshots taken earlier keep the old values. */
+  updateDevice(id: string, patch: Partial<Omit<ModelDevice, "id">>): void {
+    const current = this.devices.get(id);
+    if (!current) throw new Error(`updateDevice: device '${id}' does not exist`);
+    const changed = deviceProperties.filter((name) => name in patch && patch[name] !== undefined && !sameValue(patch[name], current[name]));
+    if (changed.length === 0) return;
+    const next: ModelDevice = { ...current };
+    for (const name of changed) (next as unknown as Record<string, unknown>)[name] = patch[name];
+    this.devices.set(id, next);
+    this.record({ op: "updated", kind: "device", id, properties: changed });
+  }
+
+  /** Devices are deleted for good (no deleted items container for them); every membership edge goes with it. */
+  deleteDevice(id: string): void {
+    if (!this.devices.has(id)) throw new Error(`deleteDevice: device '${id}' does not exist`);
+    this.dropEdgesTo(id, "device");
+    this.devices.delete(id);
+    this.otherObjects.delete(id);
+    this.record({ op: "hardDeleted", kind: "device", id, wasSoftDeleted: false });
   }
 
   /** Random mixed changes touching about fraction × (live users) objects, for benchmarks and soak tests. */
@@ -523,6 +599,40 @@ export class DirectoryModel {
 
   private record(change: DistributiveOmit<ChangeRecord, "seq">): void {
     this.log.push({ ...change, seq: this.log.length + 1 } as ChangeRecord);
+  }
+
+  /** Generated devices, not in the change log: the first always joins a group when there is one, the rest half the time. */
+  private generateDevices(count: number, hostGroupIds: readonly string[]): void {
+    for (let n = 0; n < count; n++) {
+      const id = this.deviceRandom.guid();
+      if (this.memberTypeOf(id) !== undefined) continue;
+      this.otherObjects.set(id, "device");
+      this.devices.set(id, this.newDevice(id, {}));
+      if (hostGroupIds.length === 0 || (n > 0 && this.deviceRandom.next() < 0.5)) continue;
+      this.members.get(this.deviceRandom.pick(hostGroupIds))?.set(id, "device");
+    }
+  }
+
+  private newDevice(id: string, fields: Partial<ModelDevice>): ModelDevice {
+    const random = this.deviceRandom;
+    // A given operating system keeps its generated version, name and trust type plausible.
+    const platform = devicePlatforms.find((candidate) => candidate.os === fields.operatingSystem) ?? random.pick(devicePlatforms);
+    const roll = random.next();
+    const name =
+      platform.names.length === 0
+        ? `DESKTOP-${random.uint32().toString(36).toUpperCase().padStart(7, "0").slice(-7)}`
+        : `${random.pick(givenNames)}'s ${random.pick(platform.names)}`;
+    const signIn = new Date(deviceSignInEpochMs - random.int(deviceSignInSpreadSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    return {
+      id,
+      deviceId: fields.deviceId ?? random.guid(),
+      displayName: fields.displayName ?? name,
+      operatingSystem: fields.operatingSystem ?? platform.os,
+      operatingSystemVersion: fields.operatingSystemVersion ?? random.pick(platform.versions),
+      accountEnabled: fields.accountEnabled ?? roll >= 0.05,
+      trustType: fields.trustType === undefined ? random.pick(platform.trust) : fields.trustType,
+      approximateLastSignInDateTime: fields.approximateLastSignInDateTime === undefined ? (roll >= 0.05 && roll < 0.15 ? null : signIn) : fields.approximateLastSignInDateTime,
+    };
   }
 
   private dropEdgesTo(memberId: string, memberType: MemberType): void {

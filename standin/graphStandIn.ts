@@ -1,4 +1,4 @@
-// A local HTTPS stand-in for Microsoft Graph v1.0 (users, groups, delta queries) and the Entra token endpoint, with fault injection.
+// A local HTTPS stand-in for Microsoft Graph v1.0 (users, groups, devices delta, delta queries) and the Entra token endpoint, with fault injection.
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
@@ -9,6 +9,7 @@ import {
   DeltaQueryEngine,
   defaultGroupSelect,
   defaultUserSelect,
+  knownDeviceProperties,
   knownGroupProperties,
   knownUserProperties,
   memberODataType,
@@ -36,6 +37,8 @@ export interface StandInOptions {
   usersPageSize?: number;
   /** Default 100 objects (group appearances) per page. */
   groupsPageSize?: number;
+  /** Default 200 devices per page of /devices/delta. */
+  devicesPageSize?: number;
   /** In a full read a group with more members appears several times, each with up to this many members@delta entries; default 50. */
   membersPerGroupAppearance?: number;
   /** Registered apps; default one with User.Read.All and GroupMember.Read.All. */
@@ -89,7 +92,7 @@ const graphJsonContentType = "application/json;odata.metadata=minimal;odata.stre
 /** Graph list endpoints: 100 objects per page unless $top says otherwise, at most 999 (Graph paging limits). */
 const defaultListPageSize = 100;
 const maxListPageSize = 999;
-/** $filter on delta accepts at most 50 ids (user-delta, group-delta). */
+/** $filter on delta accepts at most 50 ids (user-delta, group-delta); device-delta only says the URL length limits it. */
 const maxFilterIds = 50;
 /** Identity and access throttling window and per app+tenant quotas by tenant size (throttling-limits). */
 const throttleWindowMs = 10_000;
@@ -100,6 +103,11 @@ const throttleReportThreshold = 0.8;
 const usersReadRoles = ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 const usersListRoles = [...usersReadRoles, "User.ReadBasic.All"];
 const groupsReadRoles = ["GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+/** device-delta names Device.Read.All; device-list also accepts Device.ReadWrite.All and Directory.*. */
+const devicesReadRoles = ["Device.Read.All", "Device.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+
+/** Resources served as plain lists and single objects; devices have only delta here. */
+type ListResource = Exclude<DeltaResource, "devices">;
 
 interface Reply {
   status: number;
@@ -167,6 +175,7 @@ export class GraphStandIn {
     this.engine = new DeltaQueryEngine(model, {
       usersPageSize: positive("usersPageSize", options.usersPageSize ?? 200),
       groupsPageSize: positive("groupsPageSize", options.groupsPageSize ?? 100),
+      devicesPageSize: positive("devicesPageSize", options.devicesPageSize ?? 200),
       membersPerGroupAppearance: positive("membersPerGroupAppearance", options.membersPerGroupAppearance ?? 50),
       softDeletedMembership: options.softDeletedUserMembership ?? "kept",
       updatedObjectProperties: options.updatedObjectProperties ?? "changed",
@@ -383,8 +392,14 @@ export class GraphStandIn {
         ],
       });
     }
+    if (collection === "devices") {
+      if (second === undefined || !isDeltaSegment(second)) throw new GraphRequestError(404, "NotFound", `The stand-in does not serve GET ${url.pathname}.`);
+      if (third !== undefined) throw segmentNotFound(third);
+      requireRole(claims, devicesReadRoles);
+      return this.delta("devices", params, prefer);
+    }
     if (collection !== "users" && collection !== "groups") throw segmentNotFound(collection);
-    const resource: DeltaResource = collection;
+    const resource: ListResource = collection;
     if (second !== undefined && isDeltaSegment(second)) {
       if (third !== undefined) throw segmentNotFound(third);
       requireRole(claims, resource === "users" ? usersReadRoles : groupsReadRoles);
@@ -429,7 +444,7 @@ export class GraphStandIn {
     return this.page(this.engine.startFull(resource, query), 0, true);
   }
 
-  /** Validates the query options of an initial delta request as Graph restricts them for users and groups. */
+  /** Validates the query options of an initial delta request as Graph restricts them for users, groups and devices. */
   private deltaQuery(resource: DeltaResource, params: URLSearchParams): DeltaQueryShape {
     for (const unsupported of ["$top", "$orderby", "$search", "$count", "$skip"]) {
       if (params.has(unsupported)) {
@@ -451,7 +466,7 @@ export class GraphStandIn {
       const names = [...new Set(selectRaw.split(",").map((name) => name.trim()).filter((name) => name !== ""))];
       if (resource === "groups" && names.includes("members")) members = true;
       select = names.filter((name) => name !== "members");
-      const known = resource === "users" ? knownUserProperties : knownGroupProperties;
+      const known = resource === "users" ? knownUserProperties : resource === "devices" ? knownDeviceProperties : knownGroupProperties;
       for (const name of select) {
         if (!known.has(name)) throw unknownProperty(resource, name);
       }
@@ -460,7 +475,7 @@ export class GraphStandIn {
       members = true;
     }
     const filterRaw = params.get("$filter");
-    const filter = filterRaw === null || filterRaw.trim() === "" ? null : parseIdFilter(filterRaw);
+    const filter = filterRaw === null || filterRaw.trim() === "" ? null : parseIdFilter(filterRaw, resource === "devices" ? Infinity : maxFilterIds);
     return { select, members, filter };
   }
 
@@ -531,7 +546,7 @@ export class GraphStandIn {
     return state;
   }
 
-  private list(resource: DeltaResource, params: URLSearchParams): Reply {
+  private list(resource: ListResource, params: URLSearchParams): Reply {
     const skipToken = params.get("$skiptoken");
     if (skipToken !== null) return this.listPage(skipToken);
     rejectListOptions(params);
@@ -608,7 +623,7 @@ export class GraphStandIn {
     return { status: 200, headers: { "Content-Type": graphJsonContentType }, body: `{${parts.join(",")}}` };
   }
 
-  private getOne(resource: DeltaResource, key: string, params: URLSearchParams): Reply {
+  private getOne(resource: ListResource, key: string, params: URLSearchParams): Reply {
     const select = listSelect(resource, params);
     if (resource === "users") {
       let user = this.model.users.get(key);
@@ -803,7 +818,7 @@ function resourceNotFound(id: string): GraphRequestError {
 }
 
 function unknownProperty(resource: DeltaResource, name: string): GraphRequestError {
-  const type = resource === "users" ? "microsoft.graph.user" : "microsoft.graph.group";
+  const type = resource === "users" ? "microsoft.graph.user" : resource === "devices" ? "microsoft.graph.device" : "microsoft.graph.group";
   return new GraphRequestError(400, "BadRequest", `Could not find a property named '${name}' on type '${type}'.`);
 }
 
@@ -811,8 +826,8 @@ function syncStateNotFound(): GraphRequestError {
   return new GraphRequestError(400, "syncStateNotFound", "The sync state generation is not found. The delta token is expired and data must be synchronized again.");
 }
 
-/** $filter=id eq '…' or id eq '…' — the only filter delta supports on users and groups, at most 50 ids. */
-function parseIdFilter(filter: string): string[] {
+/** $filter=id eq '…' or id eq '…' — the only filter delta supports on users, groups and devices. */
+function parseIdFilter(filter: string, maxIds: number): string[] {
   const ids: string[] = [];
   for (const clause of filter.trim().split(/\s+or\s+/i)) {
     const match = /^\(?\s*id\s+eq\s+'([^']+)'\s*\)?$/i.exec(clause.trim());
@@ -821,8 +836,8 @@ function parseIdFilter(filter: string): string[] {
     }
     ids.push(match[1] as string);
   }
-  if (ids.length > maxFilterIds) {
-    throw new GraphRequestError(400, "Request_UnsupportedQuery", `A delta $filter can name at most ${maxFilterIds} ids; this one names ${ids.length}.`);
+  if (ids.length > maxIds) {
+    throw new GraphRequestError(400, "Request_UnsupportedQuery", `A delta $filter can name at most ${maxIds} ids; this one names ${ids.length}.`);
   }
   return [...new Set(ids)];
 }
@@ -845,7 +860,7 @@ function listPageSize(params: URLSearchParams): number {
   return value;
 }
 
-function listSelect(resource: DeltaResource, params: URLSearchParams): string[] | null {
+function listSelect(resource: ListResource, params: URLSearchParams): string[] | null {
   const names = params.getAll("$select").join(",").split(",").map((name) => name.trim()).filter((name) => name !== "");
   if (names.length === 0) return null;
   const known = resource === "users" ? knownUserProperties : knownGroupProperties;
@@ -886,7 +901,7 @@ function isStateToken(value: unknown): value is StateToken {
   if (token["v"] !== 1 || typeof token["e"] !== "number" || !query || typeof query !== "object") return false;
   if (!isStringArrayOrNull(query["s"]) || typeof query["m"] !== "boolean" || !isStringArrayOrNull(query["f"])) return false;
   if (token["k"] === "skip") {
-    return ["users", "groups", "list"].includes(String(token["r"])) && typeof token["sid"] === "string" && typeof token["p"] === "number";
+    return ["users", "groups", "devices", "list"].includes(String(token["r"])) && typeof token["sid"] === "string" && typeof token["p"] === "number";
   }
-  return token["k"] === "delta" && ["users", "groups"].includes(String(token["r"])) && typeof token["n"] === "number";
+  return token["k"] === "delta" && ["users", "groups", "devices"].includes(String(token["r"])) && typeof token["n"] === "number";
 }
