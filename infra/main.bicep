@@ -38,6 +38,30 @@ param deletionThresholdPercent int = 20
 @maxValue(3650)
 param deletedRetentionDays int = 30
 
+@description('Comma-separated ids of the groups whose members (through nesting too) are synced; empty syncs every user.')
+param scopeGroups string = ''
+
+@description('Comma-separated display-name globs of further scope groups.')
+param scopeGroupNamePatterns string = ''
+
+@description('Comma-separated ids of groups whose members are never synced.')
+param scopeExcludeGroups string = ''
+
+@description('Comma-separated display-name globs of groups whose members are never synced.')
+param scopeExcludeGroupNamePatterns string = ''
+
+@description('Group kinds that are synced.')
+param syncGroupKinds string = 'security,microsoft365,distribution,mailEnabledSecurity'
+
+@description('Whether guests (userType Guest) are synced.')
+param syncGuests string = 'true'
+
+@description('keep (synced, accountEnabled false) or exclude.')
+param syncDisabledUsers string = 'keep'
+
+@description('Comma-separated globs on mail and user principal name of accounts never synced.')
+param userExcludePatterns string = ''
+
 @description('Group id to role names, as the JSON object ROLE_MAPPING takes; empty stores no roles.')
 param roleMapping string = ''
 
@@ -245,6 +269,14 @@ module functionApp 'app/function.bicep' = {
     entraClientId: entraClientId
     syncTenants: syncTenants
     roleMapping: roleMapping
+    scopeGroups: scopeGroups
+    scopeGroupNamePatterns: scopeGroupNamePatterns
+    scopeExcludeGroups: scopeExcludeGroups
+    scopeExcludeGroupNamePatterns: scopeExcludeGroupNamePatterns
+    syncGroupKinds: syncGroupKinds
+    syncGuests: syncGuests
+    syncDisabledUsers: syncDisabledUsers
+    userExcludePatterns: userExcludePatterns
     deletedRetentionDays: deletedRetentionDays
     deletionThresholdCount: deletionThresholdCount
     deletionThresholdPercent: deletionThresholdPercent

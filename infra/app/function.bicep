@@ -62,6 +62,30 @@ param entraTenantId string
 @description('Further tenants to sync as a JSON array; empty for none.')
 param syncTenants string
 
+@description('Comma-separated ids of the groups whose members (through nesting too) are synced; empty syncs every user.')
+param scopeGroups string
+
+@description('Comma-separated display-name globs of further scope groups.')
+param scopeGroupNamePatterns string
+
+@description('Comma-separated ids of groups whose members are never synced.')
+param scopeExcludeGroups string
+
+@description('Comma-separated display-name globs of groups whose members are never synced.')
+param scopeExcludeGroupNamePatterns string
+
+@description('Group kinds that are synced.')
+param syncGroupKinds string
+
+@description('Whether guests (userType Guest) are synced.')
+param syncGuests string
+
+@description('keep (synced, accountEnabled false) or exclude.')
+param syncDisabledUsers string
+
+@description('Comma-separated globs on mail and user principal name of accounts never synced.')
+param userExcludePatterns string
+
 @description('Group id to role names (ROLE_MAPPING).')
 param roleMapping string
 
@@ -133,6 +157,14 @@ var appSettings = filter(
     { name: 'ENTRA_TENANT_ID', value: entraTenantId }
     { name: 'SYNC_TENANTS', value: syncTenants }
     { name: 'ROLE_MAPPING', value: roleMapping }
+    { name: 'SCOPE_GROUPS', value: scopeGroups }
+    { name: 'SCOPE_GROUP_NAME_PATTERNS', value: scopeGroupNamePatterns }
+    { name: 'SCOPE_EXCLUDE_GROUPS', value: scopeExcludeGroups }
+    { name: 'SCOPE_EXCLUDE_GROUP_NAME_PATTERNS', value: scopeExcludeGroupNamePatterns }
+    { name: 'SYNC_GROUP_KINDS', value: syncGroupKinds }
+    { name: 'SYNC_GUESTS', value: syncGuests }
+    { name: 'SYNC_DISABLED_USERS', value: syncDisabledUsers }
+    { name: 'USER_EXCLUDE_PATTERNS', value: userExcludePatterns }
     { name: 'DELETED_RETENTION_DAYS', value: string(deletedRetentionDays) }
     { name: 'DELETION_THRESHOLD_COUNT', value: string(deletionThresholdCount) }
     { name: 'DELETION_THRESHOLD_PERCENT', value: string(deletionThresholdPercent) }

@@ -9,7 +9,8 @@ import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
 import type { SyncProgress } from "../sync/syncEngine";
 import { runDemo } from "./demo";
 import { settingsEnvironment } from "./localSettings";
-import { formatRunSummary } from "./runReport";
+import { formatRunSummary, formatSuggestions } from "./runReport";
+import { suggestServiceAccounts } from "../policy/serviceAccounts";
 
 const usage = `Usage: entra-sync <command> [options]
 
@@ -22,6 +23,9 @@ Commands:
                                        --allow-deletions applies them
   export                               Print the stored directory as JSON (users, groups, memberships)
   status [--json] [--limit N]          Show recent runs
+  suggest-exclusions [--json]          List synced accounts that look like service or system accounts, with globs
+                                       for USER_EXCLUDE_PATTERNS and how many accounts each would catch; it only
+                                       suggests, it never excludes anyone
   check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads
                                        and Table Storage; one line per check with the fix, exit code 1 on any failure
   demo                                 Run a full and an incremental sync against a built-in sample tenant
@@ -75,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
     return report.ok ? 0 : 1;
   }
-  if (!["sync", "export", "status"].includes(command)) {
+  if (!["sync", "export", "status", "suggest-exclusions"].includes(command)) {
     process.stderr.write(`Unknown command "${command}".\n\n${usage}\n`);
     return 2;
   }
@@ -105,6 +109,12 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "export") {
     const snapshot = await composition.store.snapshot();
     process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, exportedAt: new Date().toISOString(), ...snapshot }, null, 2)}\n`);
+    return 0;
+  }
+  if (command === "suggest-exclusions") {
+    const report = await suggestServiceAccounts(composition.store);
+    if (values.json) process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, ...report }, null, 2)}\n`);
+    else process.stdout.write(`${formatSuggestions(report)}\n`);
     return 0;
   }
   const limit = Number(values.limit ?? 10);

@@ -1,6 +1,7 @@
 // Formats a run summary for people: one screen that says what changed and what it cost.
 import type { PlanSample } from "../sync/pageApplier";
 import type { SyncRunSummary } from "../sync/syncRun";
+import type { SuggestionReport } from "../policy/serviceAccounts";
 
 export function formatRunSummary(summary: SyncRunSummary, plan?: PlanSample): string {
   const counts = (c: SyncRunSummary["users"]) =>
@@ -17,11 +18,23 @@ export function formatRunSummary(summary: SyncRunSummary, plan?: PlanSample): st
     `  tables:       ${summary.directoryWrites.entitiesWritten} directory entities written, ${summary.directoryWrites.entitiesDeleted} deleted in ${summary.directoryWrites.transactions} transactions` +
       `; ${summary.stateWrites.entitiesWritten} state writes`,
   ];
+  const scope = summary.scope;
+  if (scope && scope.excluded + scope.left + scope.entered + scope.groupsExcluded > 0) {
+    lines.push(`  scope:        ${scope.excluded} users left out (filters or scope groups), ${scope.entered} entered, ${scope.left} left; ${scope.groupsExcluded} groups left out by kind`);
+  }
   if (summary.heldDeletions) lines.push(`  held:         ${summary.heldDeletions.count} user deletions, first: ${summary.heldDeletions.sample.join("; ")}`);
   for (const warning of summary.warnings) lines.push(`  warning: ${warning}`);
   if (summary.error) lines.push(`  error: ${summary.error}`);
   if (plan && summary.dryRun) {
-    for (const [kind, entries] of Object.entries(plan)) lines.push(`  would ${kind}: ${entries.join("; ")}`);
+    for (const [kind, entries] of Object.entries(plan)) lines.push(`  plan, ${kind} (first ${entries.length}): ${entries.join("; ")}`);
   }
+  return lines.join("\n");
+}
+
+export function formatSuggestions(report: SuggestionReport): string {
+  const lines = [`${report.suggestions.length} of ${report.scanned} synced accounts look like service or system accounts.`, report.note];
+  for (const suggestion of report.suggestions) lines.push(`  ${suggestion.userPrincipalName} (${suggestion.id}): ${suggestion.signals.join(", ")}; pattern ${suggestion.pattern}`);
+  if (report.patterns.length > 0) lines.push("Patterns, with how many synced addresses each would match:");
+  for (const pattern of report.patterns) lines.push(`  ${pattern.pattern}: ${pattern.wouldExclude}`);
   return lines.join("\n");
 }

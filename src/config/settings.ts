@@ -1,6 +1,8 @@
 // Reads and validates every app setting once, so a bad value fails at start with one line that names it.
 import { z } from "zod";
 import { parseNcrontab } from "../schedule/ncrontab";
+import type { GroupKind } from "../directory/directoryObjects";
+import { groupKinds, type ScopeSettings } from "../policy/scopePolicy";
 
 function isNcrontab(expression: string): boolean {
   try {
@@ -74,6 +76,31 @@ const roleMappingSchema = jsonText('must be a JSON object from group id to role 
     }),
   );
 
+/** Comma-separated values; blanks between commas are ignored. */
+const commaList = (item: z.ZodType<string>) =>
+  z.string().transform((text, context) => {
+    const values = text.split(",").map((value) => value.trim()).filter((value) => value !== "");
+    const parsed: string[] = [];
+    for (const value of values) {
+      const result = item.safeParse(value);
+      if (!result.success) {
+        context.addIssue({ code: "custom", message: `has '${value.slice(0, 60)}', which ${result.error.issues[0]?.message ?? "is not valid"}` });
+        return z.NEVER;
+      }
+      parsed.push(result.data);
+    }
+    return [...new Set(parsed)];
+  });
+const globRule = "must be a glob of 1-256 printable characters (* any run, ? one character), such as *service*";
+const glob = z.string().min(1, globRule).max(256, globRule).regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, globRule);
+const booleanSetting = (name: string) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((value) => value === "true" || value === "false", `must be true or false (${name})`)
+    .transform((value) => value === "true");
+
 export const settingsSchema = z
   .object({
     ENTRA_TENANT_ID: guid("72f988bf-86f1-41af-91ab-2d7cd011db47").optional(),
@@ -132,6 +159,16 @@ export const settingsSchema = z
       .min(0, "must be a whole number of days from 0 to 3650, such as 30")
       .max(3650, "must be a whole number of days from 0 to 3650, such as 30")
       .default(30),
+    SCOPE_GROUPS: commaList(guid("2a9e6c3b-1111-4222-8333-444455556666")).optional(),
+    SCOPE_GROUP_NAME_PATTERNS: commaList(glob).optional(),
+    SCOPE_EXCLUDE_GROUPS: commaList(guid("2a9e6c3b-1111-4222-8333-444455556666")).optional(),
+    SCOPE_EXCLUDE_GROUP_NAME_PATTERNS: commaList(glob).optional(),
+    SYNC_GROUP_KINDS: commaList(z.enum(["security", "microsoft365", "distribution", "mailEnabledSecurity"], { message: "is not one of security, microsoft365, distribution, mailEnabledSecurity" }))
+      .refine((kinds) => kinds.length > 0, "must name at least one of security, microsoft365, distribution, mailEnabledSecurity")
+      .optional(),
+    SYNC_GUESTS: booleanSetting("sync guests, userType Guest").default(true),
+    SYNC_DISABLED_USERS: z.enum(["keep", "exclude"], { message: "must be keep (synced, marked accountEnabled false) or exclude" }).default("keep"),
+    USER_EXCLUDE_PATTERNS: commaList(glob).optional(),
   })
   .superRefine((settings, context) => {
     if (!settings.ENTRA_TENANT_ID && !settings.SYNC_TENANTS) {
@@ -194,6 +231,8 @@ export interface Settings extends TenantSettings {
   deletedRetentionDays: number;
   /** Group id → role names, resolved per user through nesting and stored on the user's row. */
   roleMapping: Map<string, string[]>;
+  /** Which users and groups are synced: scope groups, group kinds and user filters. */
+  scope: ScopeSettings;
 }
 
 /** A setting that is missing or malformed; the message is one line naming it. */
@@ -258,6 +297,16 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     deletedRetentionDays: raw.DELETED_RETENTION_DAYS,
     deletionThreshold: { count: raw.DELETION_THRESHOLD_COUNT, percent: raw.DELETION_THRESHOLD_PERCENT },
     roleMapping: new Map(Object.entries(raw.ROLE_MAPPING ?? {}).map(([groupId, roles]) => [groupId.toLowerCase(), [...new Set(Array.isArray(roles) ? roles : [roles])].sort()])),
+    scope: {
+      includeGroups: raw.SCOPE_GROUPS ?? [],
+      includeGroupPatterns: raw.SCOPE_GROUP_NAME_PATTERNS ?? [],
+      excludeGroups: raw.SCOPE_EXCLUDE_GROUPS ?? [],
+      excludeGroupPatterns: raw.SCOPE_EXCLUDE_GROUP_NAME_PATTERNS ?? [],
+      groupKinds: (raw.SYNC_GROUP_KINDS as GroupKind[] | undefined) ?? [...groupKinds],
+      includeGuests: raw.SYNC_GUESTS,
+      disabledUsers: raw.SYNC_DISABLED_USERS,
+      excludeUserPatterns: raw.USER_EXCLUDE_PATTERNS ?? [],
+    },
   };
 }
 

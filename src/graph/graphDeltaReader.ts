@@ -17,7 +17,12 @@ export type DeltaCursor = { kind: "initial" } | { kind: "link"; url: string };
 
 export interface DeltaSource {
   readPage(stream: StreamName, cursor: DeltaCursor): Promise<DeltaPage>;
+  /** The current state of the given objects, whole, read outside the stream (objects entering the scope). */
+  readByIds(stream: StreamName, ids: readonly string[]): Promise<Array<Record<string, unknown>>>;
 }
+
+/** A delta $filter takes at most 50 ids (user-delta, group-delta). */
+export const maxIdsPerFilter = 50;
 
 export interface GraphDeltaReaderOptions {
   maxRetries?: number;
@@ -78,6 +83,21 @@ export class GraphDeltaReader implements DeltaSource {
       nextLink: typeof body["@odata.nextLink"] === "string" ? body["@odata.nextLink"] : undefined,
       deltaLink: typeof body["@odata.deltaLink"] === "string" ? body["@odata.deltaLink"] : undefined,
     };
+  }
+
+  async readByIds(stream: StreamName, ids: readonly string[]): Promise<Array<Record<string, unknown>>> {
+    const objects: Array<Record<string, unknown>> = [];
+    for (let start = 0; start < ids.length; start += maxIdsPerFilter) {
+      const filter = ids.slice(start, start + maxIdsPerFilter).map((id) => `id eq '${id}'`).join(" or ");
+      // A filtered delta round answers with each object whole, members included; its deltaLink is not kept.
+      let page = await this.readPage(stream, { kind: "link", url: `${this.initialUrl(stream)}&$filter=${encodeURIComponent(filter)}` });
+      objects.push(...page.objects);
+      while (page.nextLink) {
+        page = await this.readPage(stream, { kind: "link", url: page.nextLink });
+        objects.push(...page.objects);
+      }
+    }
+    return objects;
   }
 
   async getJson(url: string): Promise<unknown> {

@@ -1,5 +1,5 @@
 // The host-independent surface the Functions call: one method per function, built once per process from validated settings.
-import type { Settings } from "../config/settings";
+import { settingsForTenant, type Settings } from "../config/settings";
 import type { Logger } from "../logging/logger";
 import { ChangeFeed, type ChangePage } from "./changeFeed";
 import { purgeExpired, type PurgeResult } from "./retention";
@@ -10,6 +10,7 @@ import { RunRequestLog } from "./runRequests";
 import { processPoisonMessage, processRunMessage, type WorkResult } from "./runWorker";
 import { runLogOf, type ComposeTenant, type ServiceContext, type ServiceTiming } from "./serviceContext";
 import { openQueue, openServiceTables, type ServiceTables } from "./serviceStorage";
+import { suggestServiceAccounts, type SuggestionReport } from "../policy/serviceAccounts";
 import { readRun, readStatus, type RunView, type SyncStatus } from "./syncStatus";
 import { readCredentialStatus, type CredentialStatus } from "../identity/credentialStatus";
 
@@ -118,6 +119,13 @@ export class SyncService {
 
   readRun(runId: string, tenantId?: string): Promise<RunView | undefined> {
     return readRun(this.context, runId, tenantId ? [tenantId] : this.tenantIds);
+  }
+
+  /** Synced accounts that look like service accounts, as suggested exclusion patterns; reads the tables only. */
+  async suggestExclusions(tenantId: string, logger: Logger): Promise<SuggestionReport & { tenantId: string }> {
+    const settings = settingsForTenant(this.context.settings, tenantId)!;
+    const composition = this.context.composeTenant(settings, { logger, changeSink: this.context.changes });
+    return { tenantId, ...(await suggestServiceAccounts(composition.store)) };
   }
 
   readStatus(tenantId?: string): Promise<SyncStatus> {

@@ -20,6 +20,8 @@ export interface StoredObject {
   generation: string | undefined;
   /** A user's effective roles (ROLE_MAPPING) as JSON text; derived by the closure, carried over by every rewrite. */
   roles: string | undefined;
+  /** Marked deleted because the user left the sync scope (it still exists in Entra): only coming back into scope restores it. */
+  outOfScope: boolean;
 }
 
 /** A row of the MemberOf table: one group a member belongs to, directly and/or through nesting. */
@@ -70,7 +72,7 @@ export function groupDerived(flat: Record<string, string | boolean | null>): Rec
   };
 }
 
-const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "odata.etag", "Timestamp", "deleted", "deletedAt", "hash", "gen", "changedAt", "kind", "tenantId", "objectType", "roles"]);
+const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "odata.etag", "Timestamp", "deleted", "deletedAt", "hash", "gen", "changedAt", "kind", "tenantId", "objectType", "roles", "deletedReason"]);
 
 export function storedObjectFrom(entity: Record<string, unknown>): StoredObject {
   const properties: Record<string, string | boolean | null> = {};
@@ -86,6 +88,7 @@ export function storedObjectFrom(entity: Record<string, unknown>): StoredObject 
     hash: typeof entity.hash === "string" ? entity.hash : undefined,
     generation: typeof entity.gen === "string" ? entity.gen : undefined,
     roles: typeof entity.roles === "string" ? entity.roles : undefined,
+    outOfScope: entity.deleted === true && entity.deletedReason === "outOfScope",
   };
 }
 
@@ -94,7 +97,7 @@ export function objectEntity(
   tenantId: string,
   objectType: "user" | "group",
   properties: Record<string, string | boolean | null>,
-  state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string; roles?: string | undefined },
+  state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string; roles?: string | undefined; outOfScope?: boolean },
 ): EntityProperties {
   const derived = objectType === "group" ? groupDerived(properties) : {};
   return {
@@ -103,6 +106,7 @@ export function objectEntity(
     tenantId,
     deleted: state.deleted,
     deletedAt: state.deletedAt,
+    deletedReason: state.deleted ? (state.outOfScope ? "outOfScope" : "directory") : undefined,
     hash: contentHash(properties, state.deleted),
     gen: state.generation,
     changedAt: state.changedAt,

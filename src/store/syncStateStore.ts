@@ -40,7 +40,23 @@ export interface HeldDeletion {
   reason: "changed" | "deleted";
   name: string;
   heldAt: string;
+  /** The user left the sync scope (it still exists in Entra): soft-deleted and marked so. */
+  outOfScope?: boolean;
 }
+
+/** Why an object is not in the directory tables: "filter" (its own properties), "groups" (scope groups), "pending" (to be decided), "kind" (group kind not synced). */
+export type ExclusionCode = "filter" | "groups" | "pending" | "kind";
+
+/** An object the sync knows exists but keeps out of the directory tables: only its id and why, never its properties. */
+export interface Exclusion {
+  id: string;
+  objectType: "user" | "group";
+  code: ExclusionCode;
+  reason: string;
+}
+
+/** 256 partitions, so a tenant scoped down to a few of its users keeps small partitions. */
+const exclusionPartition = (tenantId: string, id: string) => `${tenantId}_out_${id.slice(0, 2)}`;
 
 export class SyncStateStore {
   private readonly writer: TableWriter;
@@ -90,7 +106,7 @@ export class SyncStateStore {
     const partitionKey = heldPartition(this.tenantId);
     await this.writer.apply(
       this.table,
-      deletions.map((deletion): TableOperation => ({ kind: "upsert", mode: "Replace", partitionKey, rowKey: deletion.userId, properties: { reason: deletion.reason, name: deletion.name, heldAt: deletion.heldAt } })),
+      deletions.map((deletion): TableOperation => ({ kind: "upsert", mode: "Replace", partitionKey, rowKey: deletion.userId, properties: { reason: deletion.reason, name: deletion.name, heldAt: deletion.heldAt, outOfScope: deletion.outOfScope === true } })),
     );
   }
 
@@ -102,10 +118,42 @@ export class SyncStateStore {
   async readHeldDeletions(): Promise<HeldDeletion[]> {
     const held: HeldDeletion[] = [];
     const filter = `PartitionKey eq '${heldPartition(this.tenantId)}'`;
-    for await (const entity of this.table.listEntities<{ reason: string; name: string; heldAt: string }>({ queryOptions: { filter } })) {
-      held.push({ userId: String(entity.rowKey), reason: entity.reason === "deleted" ? "deleted" : "changed", name: entity.name, heldAt: entity.heldAt });
+    for await (const entity of this.table.listEntities<{ reason: string; name: string; heldAt: string; outOfScope?: boolean }>({ queryOptions: { filter } })) {
+      held.push({ userId: String(entity.rowKey), reason: entity.reason === "deleted" ? "deleted" : "changed", name: entity.name, heldAt: entity.heldAt, outOfScope: entity.outOfScope === true });
     }
     return held;
+  }
+
+  async saveExclusions(exclusions: Iterable<Exclusion>): Promise<void> {
+    const operations = [...exclusions].map((exclusion): TableOperation => ({
+      kind: "upsert",
+      mode: "Replace",
+      partitionKey: exclusionPartition(this.tenantId, exclusion.id),
+      rowKey: exclusion.id,
+      properties: { objectType: exclusion.objectType, code: exclusion.code, reason: exclusion.reason },
+    }));
+    await this.writer.apply(this.table, operations);
+  }
+
+  async removeExclusions(ids: Iterable<string>): Promise<void> {
+    await this.writer.apply(this.table, [...ids].map((id): TableOperation => ({ kind: "delete", partitionKey: exclusionPartition(this.tenantId, id), rowKey: id })));
+  }
+
+  async *listExclusions(): AsyncIterable<Exclusion> {
+    const filter = `PartitionKey ge '${this.tenantId}_out_' and PartitionKey lt '${this.tenantId}_out\`'`;
+    for await (const entity of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) yield exclusionFrom(entity);
+  }
+
+  async readExclusions(ids: Iterable<string>): Promise<Map<string, Exclusion>> {
+    const found = new Map<string, Exclusion>();
+    for (const id of new Set(ids)) {
+      try {
+        found.set(id, exclusionFrom(await this.table.getEntity<Record<string, unknown>>(exclusionPartition(this.tenantId, id), id)));
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    }
+    return found;
   }
 
   /** A small named value the engine keeps between runs (such as the hash of the role mapping last applied). */
@@ -155,4 +203,9 @@ export class SyncStateStore {
     if (work.all) operations.push({ kind: "delete", partitionKey, rowKey: "all" });
     await this.writer.apply(this.table, operations);
   }
+}
+
+function exclusionFrom(entity: Record<string, unknown>): Exclusion {
+  const code = entity.code === "filter" || entity.code === "groups" || entity.code === "kind" ? entity.code : "pending";
+  return { id: String(entity.rowKey), objectType: entity.objectType === "group" ? "group" : "user", code, reason: String(entity.reason ?? "") };
 }

@@ -7,6 +7,8 @@ import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
 import { forEachConcurrently } from "./concurrency";
 import type { SyncRunSummary } from "./syncRun";
+import type { ScopePolicy } from "../policy/scopePolicy";
+import type { Exclusion } from "../store/syncStateStore";
 
 /** Writes are flushed in chunks while a full rebuild streams, so memory stays flat on large tenants. */
 const flushEvery = 20_000;
@@ -25,6 +27,30 @@ export class MembershipCollector {
     if (entry) entry.groups.push(group);
     else this.byMember.set(memberId, { memberType, groups: [group] });
   }
+}
+
+/** What a stored user is to the scope: in it, soft-deleted in Entra, or marked deleted because it left the scope. */
+export type StoredUserState = "active" | "deleted" | "outOfScope";
+
+/** Group scope for the closure: who counts as in scope, and where its decisions go. */
+export interface ClosureScope {
+  policy: ScopePolicy;
+  include: Set<string>;
+  exclude: Set<string>;
+  groupNames: Map<string, string | undefined>;
+  /** Users held back for leaving the scope in an earlier run; one found back in scope is released. */
+  scopeHeld: Set<string>;
+  /** The user filters were widened since the last run: users they left out are read again. */
+  filtersWidened: boolean;
+  listUsers(): AsyncIterable<{ id: string; state: StoredUserState }>;
+  readUsers(ids: string[]): Promise<Map<string, StoredUserState>>;
+  listExclusions(): AsyncIterable<Exclusion>;
+  readExclusions(ids: string[]): Promise<Map<string, Exclusion>>;
+  /** Decisions, applied by the engine after the closure: users to read by id and admit, users leaving, exclusions to record. */
+  admit: Set<string>;
+  exits: Array<{ id: string; why: string }>;
+  exclusions: Exclusion[];
+  released: string[];
 }
 
 interface DirectEdge {
@@ -50,7 +76,39 @@ export class MembershipClosure {
     /** Whether users' roles are kept up to date in this run: a mapping is set, or one was just removed. */
     private readonly manageRoles = roleMapping.size > 0,
     private readonly onProgress?: (message: string) => void,
+    private readonly scope?: ClosureScope,
+    /** Plan only: decide and count, write nothing (a dry run). */
+    private readonly dryRun = false,
   ) {}
+
+  /** Decides one user's place in the scope from the groups it reaches; decisions are collected for the engine. */
+  private decideScope(userId: string, direct: DirectEdge[], state: StoredUserState | undefined, exclusion: Exclusion | undefined): void {
+    const scope = this.scope;
+    if (!scope) return;
+    const reach = new Set<string>();
+    for (const edge of direct) {
+      if (!this.activeGroups.has(edge.groupId)) continue;
+      reach.add(edge.groupId);
+      for (const ancestor of this.ancestors(edge.groupId)) reach.add(ancestor);
+    }
+    let why: string | undefined;
+    const excludedBy = [...reach].find((groupId) => scope.exclude.has(groupId));
+    if (excludedBy) why = `member of excluded group ${scope.groupNames.get(excludedBy) ?? excludedBy}`;
+    else if (scope.policy.requiresInclusion && ![...reach].some((groupId) => scope.include.has(groupId))) why = "not a member of any scope group";
+    if (why) {
+      if (state === "active") scope.exits.push({ id: userId, why });
+      else if (state !== "deleted" && exclusion?.code !== "filter" && !(exclusion?.code === "groups" && exclusion.reason === why)) {
+        if (exclusion?.code !== "groups") this.summary.scope.excluded++;
+        scope.exclusions.push({ id: userId, objectType: "user", code: "groups", reason: why });
+      }
+      return;
+    }
+    if (state === "active") {
+      if (scope.scopeHeld.has(userId)) scope.released.push(userId);
+    } else if (state !== "deleted" && (exclusion?.code !== "filter" || scope.filtersWidened)) {
+      scope.admit.add(userId);
+    }
+  }
 
   /** A user's effective roles: those of every group it is an active member of, directly or through nesting, as sorted JSON. */
   private rolesOf(rows: Map<string, MemberOfRow>): string {
@@ -171,6 +229,7 @@ export class MembershipClosure {
     });
     const userIds = [...members].filter(([, type]) => type === "user").map(([id]) => id);
     const users = await this.store.readObjects("users", userIds);
+    const exclusions = this.scope ? await this.scope.readExclusions(userIds) : new Map<string, Exclusion>();
     await forEachConcurrently(members, 16, async ([memberId, memberType]) => {
       const existing = await this.store.listMemberOf(memberId);
       const direct = existing.filter((row) => row.direct).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
@@ -179,6 +238,7 @@ export class MembershipClosure {
       this.reconcile(memberId, desired, existing, direct);
       const user = memberType === "user" ? users.get(memberId) : undefined;
       if (user) this.reconcileRoles(memberId, desired, user.roles);
+      if (memberType === "user") this.decideScope(memberId, direct, user ? (user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active") : undefined, exclusions.get(memberId));
       if (this.memberOfOps.length >= flushEvery) await this.flush();
     });
   }
@@ -186,6 +246,13 @@ export class MembershipClosure {
   /** After a full read: every member's rows, rebuilt from the Members table in two streaming passes merged by member id. */
   private async rebuildAll(collected: MembershipCollector | undefined): Promise<void> {
     const activeUsers = await this.store.listObjectIds("users", "deleted eq false");
+    // With scope groups every known user is decided, members or not: stored users, and users waiting for a verdict.
+    const userStates = new Map<string, StoredUserState>();
+    const exclusions = new Map<string, Exclusion>();
+    if (this.scope) {
+      for await (const user of this.scope.listUsers()) userStates.set(user.id, user.state);
+      for await (const exclusion of this.scope.listExclusions()) if (exclusion.objectType === "user") exclusions.set(exclusion.id, exclusion);
+    }
     // Every user's stored roles, so users who lost their last membership lose their roles too.
     const storedRoles = new Map<string, string | undefined>();
     if (this.manageRoles) for await (const user of this.store.listObjects("users", undefined, ["RowKey", "roles"])) storedRoles.set(user.id, user.roles);
@@ -214,6 +281,11 @@ export class MembershipClosure {
       const inactive = this.isInactive(memberId, memberType, (id) => activeUsers.has(id));
       const desired = this.desiredRows(memberId, memberType, inactive, direct);
       this.reconcile(memberId, desired, existing, direct);
+      if (memberType === "user" && this.scope) {
+        this.decideScope(memberId, direct, userStates.get(memberId), exclusions.get(memberId));
+        userStates.delete(memberId);
+        exclusions.delete(memberId);
+      }
       if (memberType === "user" && storedRoles.has(memberId)) {
         this.reconcileRoles(memberId, desired, storedRoles.get(memberId));
         storedRoles.delete(memberId);
@@ -240,6 +312,9 @@ export class MembershipClosure {
     if (pendingId !== undefined) await finishMember(pendingId, pendingRows);
     await catchUpTo(undefined);
     for (const [userId, roles] of storedRoles) this.reconcileRoles(userId, new Map(), roles);
+    // Users in no group at all: only the scope rules decide them.
+    for (const [userId, state] of userStates) this.decideScope(userId, [], state, exclusions.get(userId));
+    for (const [userId, exclusion] of exclusions) if (!userStates.has(userId)) this.decideScope(userId, [], undefined, exclusion);
   }
 
   private async flush(): Promise<void> {
@@ -249,6 +324,7 @@ export class MembershipClosure {
     this.memberOps = [];
     this.memberOfOps = [];
     this.userOps = [];
+    if (this.dryRun) return;
     await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps), this.store.apply("users", userOps)]);
   }
 }

@@ -8,6 +8,9 @@ import type { TableOperation } from "../store/tableWriter";
 import type { MembershipCollector } from "./membershipClosure";
 import type { HeldDeletion } from "../store/syncStateStore";
 import type { WriteBuffer } from "../store/writeBuffer";
+import type { Exclusion } from "../store/syncStateStore";
+import { groupDerived } from "../store/directoryEntities";
+import { groupKinds, ScopePolicy } from "../policy/scopePolicy";
 import type { ChangeCounts, SyncRunSummary } from "./syncRun";
 
 /** How the page's stream is being read: a full read stamps every write with its generation. */
@@ -66,24 +69,94 @@ export class PageApplier {
   heldUserIds = new Set<string>();
   /** User deletions this run met; a dry run keeps them here, a real run also in the state table until the run applies them. */
   readonly stagedDeletions: HeldDeletion[] = [];
+  /** Users held back because they left the scope; only the scope decides whether they go. */
+  scopeHeldIds = new Set<string>();
+  /** Users the closure admitted into the scope in this run, whose whole objects are now being applied. */
+  admitted = new Set<string>();
+  /** Users and groups seen in part only, whose scope needs the whole object: read by id after the streams. */
+  readonly toFetch = new Set<string>();
+  /** Users the scope or filters keep out, recorded (id and reason only) after the page's writes. */
+  private exclusions: Exclusion[] = [];
+  /** Users back in the scope whose exclusion record goes. */
+  private inclusions: string[] = [];
 
   constructor(
     private readonly store: DirectoryStore,
     private readonly state: SyncStateStore,
     private readonly summary: SyncRunSummary,
     private readonly changeSink?: ChangeSink,
+    private readonly scope: ScopePolicy = new ScopePolicy(),
   ) {}
+
+  /** Users left out by the filters or waiting for the scope groups' verdict, and why; a dry run reports them only. */
+  private async saveScopeDecisions(context: PageContext): Promise<void> {
+    const exclusions = this.exclusions;
+    const inclusions = this.inclusions;
+    this.exclusions = [];
+    this.inclusions = [];
+    if (context.dryRun) return;
+    await this.state.saveExclusions(exclusions);
+    await this.state.removeExclusions(inclusions);
+  }
+
+  /** Whether a user upsert is written, and otherwise what happens to it: left out, held for leaving the scope, or decided later. */
+  private userScopeVerdict(id: string, previous: StoredObject | undefined, merged: Record<string, string | boolean | null>, context: PageContext, page: PageChanges, markDirty: (id: string) => void): "write" | "skip" {
+    const stored = previous !== undefined && !previous.outOfScope;
+    const whole = stored || "userPrincipalName" in merged;
+    if (!whole) {
+      // An update to a user never stored carries only what changed: the filters need the whole object.
+      if (!this.admitted.has(id)) this.toFetch.add(id);
+      return "skip";
+    }
+    const filtered = this.scope.userFilterReason(merged);
+    if (filtered) {
+      this.summary.scope.excluded++;
+      this.note("userExcluded", `${describeObject(id, merged)}: ${filtered}`, page, id, undefined, false);
+      this.exclusions.push({ id, objectType: "user", code: "filter", reason: filtered });
+      if (stored && !previous.deleted) this.leaveScope(id, merged, filtered, context, page);
+      return "skip";
+    }
+    if (stored) {
+      // Without scope groups nothing else can keep a user out, so a filter-held exit is cancelled here.
+      if (this.scopeHeldIds.has(id) && !this.scope.usesGroups) this.releasedScopeHolds.push(id);
+      if (this.scope.usesGroups) markDirty(id);
+      return "write";
+    }
+    if (!this.scope.usesGroups || this.admitted.has(id)) {
+      this.inclusions.push(id);
+      return "write";
+    }
+    // Membership decides: the closure admits the user, and the whole object is read by id then.
+    this.exclusions.push({ id, objectType: "user", code: "pending", reason: "waiting for the scope groups to be resolved" });
+    markDirty(id);
+    return "skip";
+  }
+
+  /** Users whose scope-exit hold ends because they are back in the scope. */
+  readonly releasedScopeHolds: string[] = [];
+
+  /** A stored user leaves the scope: its soft delete goes through the accidental-deletion threshold like any deletion. */
+  leaveScope(id: string, properties: Record<string, unknown>, why: string, context: PageContext, page: PageChanges | undefined): void {
+    if (this.scopeHeldIds.has(id)) return;
+    this.scopeHeldIds.add(id);
+    this.summary.scope.left++;
+    const name = `${describeObject(id, properties)}: left the scope (${why})`;
+    if (page) this.note("userLeftScope", name, page, id, undefined, false);
+    else this.notePlan("userLeftScope", name);
+    this.stagedDeletions.push({ userId: id, reason: "changed", name, heldAt: context.now, outOfScope: true });
+  }
 
   async applyUserPage(changes: ObjectChange<UserProperties>[], context: PageContext): Promise<void> {
     const dirty = new Map<string, string>();
     const page: PageChanges = { at: context.now, events: [], recordEvents: !context.initialLoad };
     const stagedBefore = this.stagedDeletions.length;
     const { objectOps, removedForGood, cancelledHolds } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"), page);
-    if (context.dryRun) return;
+    if (context.dryRun) return await this.saveScopeDecisions(context);
     await this.state.markDirty(dirty, []);
     // People are deleted only at the end of the run, once the accidental-deletion threshold has been checked.
     await this.state.holdDeletions(this.stagedDeletions.slice(stagedBefore));
-    await this.state.releaseHolds(cancelledHolds);
+    await this.state.releaseHolds([...cancelledHolds, ...this.releasedScopeHolds.splice(0)]);
+    await this.saveScopeDecisions(context);
     await this.write(context, "users", objectOps);
     await Promise.all(removedForGood.map((id) => this.removeMemberEverywhere(id)));
     await this.recordEvents(context, page);
@@ -132,6 +205,7 @@ export class PageApplier {
       }
       dirtyMembers.set(change.memberId, change.memberType);
     }
+    await this.saveScopeDecisions(context);
     if (context.dryRun) return;
     // A full read rebuilds every MemberOf row at its end, so marking each member would only add writes.
     await this.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, full);
@@ -175,7 +249,9 @@ export class PageApplier {
       if (kind === "users" && change.kind === "upsert" && this.heldUserIds.delete(change.id)) cancelledHolds.push(change.id);
       if (change.kind === "upsert") {
         // A full read carries whole objects; an incremental one may carry only what changed, so merge onto the stored row.
-        const properties = full ? flatten(change.properties) : { ...previous?.properties, ...flatten(change.properties) };
+        const properties = full ? flatten(change.properties) : { ...(previous?.outOfScope ? {} : previous?.properties), ...flatten(change.properties) };
+        if (kind === "users" && this.userScopeVerdict(change.id, previous, properties, context, page, markDirty) === "skip") continue;
+        if (kind === "groups" && !this.groupKindVerdict(change.id, previous, properties, key, objectOps, markDirty, page)) continue;
         const hash = contentHash(properties, false);
         const generation = context.fullReadGeneration ?? previous?.generation ?? "";
         // A later appearance of a group, or a page replayed after a pause or crash, is an object this full read already wrote: not another one to count.
@@ -206,7 +282,7 @@ export class PageApplier {
           ...key,
           properties: objectEntity(this.store.tenantId, objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: context.now, roles: previous?.roles }),
         });
-        stored.set(change.id, { id: change.id, properties, deleted: false, deletedAt: undefined, hash, generation, roles: previous?.roles });
+        stored.set(change.id, { id: change.id, properties, deleted: false, deletedAt: undefined, hash, generation, roles: previous?.roles, outOfScope: false });
         if (objectType === "group") this.writtenThisRun.set(change.id, hash);
       } else if (change.reason === "changed") {
         if (!previous || previous.deleted) continue;
@@ -269,10 +345,35 @@ export class PageApplier {
     await this.store.apply("memberOf", memberOfOps);
   }
 
-  private note(kind: string, entry: string, page: PageChanges, objectId: string, groupId?: string): void {
+  /** Groups of a kind SYNC_GROUP_KINDS leaves out are not stored; one that was stored is removed and its members recomputed. */
+  private groupKindVerdict(id: string, previous: StoredObject | undefined, properties: Record<string, string | boolean | null>, key: { partitionKey: string; rowKey: string }, objectOps: TableOperation[], markDirty: (id: string) => void, page: PageChanges): boolean {
+    if (this.scope.settings.groupKinds.length === groupKinds.length) return true;
+    const known = "securityEnabled" in properties || "groupTypes" in properties || "mailEnabled" in properties;
+    // A partial update of a group never stored belongs to a group left out by kind (a new group arrives whole).
+    if (!known) return previous !== undefined;
+    if (this.scope.groupKindSynced(properties)) {
+      if (!previous) this.inclusions.push(id);
+      return true;
+    }
+    const kind = groupDerived(properties).kind;
+    this.summary.scope.groupsExcluded++;
+    this.note("groupExcluded", `${describeObject(id, properties)}: kind ${kind} is not in SYNC_GROUP_KINDS`, page, id, undefined, false);
+    this.exclusions.push({ id, objectType: "group", code: "kind", reason: `kind ${kind} is not in SYNC_GROUP_KINDS` });
+    if (previous) {
+      objectOps.push({ kind: "delete", ...key });
+      markDirty(id);
+    }
+    return false;
+  }
+
+  private note(kind: string, entry: string, page: PageChanges, objectId: string, groupId?: string, event = true): void {
+    this.notePlan(kind, entry);
+    if (event && page.recordEvents) page.events.push({ tenantId: this.summary.tenantId, runId: this.summary.runId, at: page.at, kind, objectId, groupId, description: entry });
+  }
+
+  notePlan(kind: string, entry: string): void {
     const entries = (this.plan[kind] ??= []);
     if (entries.length < planSampleSize) entries.push(entry);
-    if (page.recordEvents) page.events.push({ tenantId: this.summary.tenantId, runId: this.summary.runId, at: page.at, kind, objectId, groupId, description: entry });
   }
 }
 

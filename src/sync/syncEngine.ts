@@ -5,14 +5,17 @@ import { parseGroupPage, parseUserPage } from "../graph/deltaParsing";
 import { describe, type DeltaCursor, type DeltaPage, type DeltaSource } from "../graph/graphDeltaReader";
 import { DeltaTokenExpiredError } from "../graph/graphErrors";
 import { emptyGraphMetrics, type GraphMetrics } from "../graph/graphMetrics";
-import { objectEntity } from "../store/directoryEntities";
+import { groupDerived, objectEntity } from "../store/directoryEntities";
+import type { Exclusion } from "../store/syncStateStore";
 import type { DirectoryStore } from "../store/directoryStore";
 import type { RunLog } from "../store/runLog";
 import type { StreamCheckpoint, SyncStateStore } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { StoreMetrics, TableOperation } from "../store/tableWriter";
 import type { Logger } from "../logging/logger";
-import { MembershipClosure, MembershipCollector } from "./membershipClosure";
+import { MembershipClosure, MembershipCollector, type ClosureScope, type StoredUserState } from "./membershipClosure";
+import { ScopePolicy, type ScopeSettings } from "../policy/scopePolicy";
+import { parseGroupPage as parseGroups, parseUserPage as parseUsers } from "../graph/deltaParsing";
 import { forEachConcurrently } from "./concurrency";
 import type { StoredObject } from "../store/directoryEntities";
 import type { HeldDeletion } from "../store/syncStateStore";
@@ -68,6 +71,8 @@ export interface SyncEngineDependencies {
   writeBufferOperations?: number;
   /** Group id → role names (ROLE_MAPPING); resolved per user by the closure. */
   roleMapping?: Map<string, string[]>;
+  /** Which users and groups are synced (scope groups, group kinds, user filters); everything by default. */
+  scope?: ScopePolicy;
   /** Receives what each page changed, after its writes (the change feed). */
   changeSink?: ChangeSink;
   /** Warnings about the sign-in credential (a secret expiring soon), added at the start of each run; throwing fails the run. */
@@ -107,7 +112,7 @@ export class SyncEngine {
     const directoryAtStart = { ...store.metrics };
     const stateAtStart = { ...state.metrics };
     const logger = this.deps.logger.child({ runId: summary.runId, tenantId });
-    const applier = new PageApplier(store, state, summary, this.deps.changeSink);
+    const applier = new PageApplier(store, state, summary, this.deps.changeSink, this.scope);
     try {
       for (const warning of (await this.deps.credentialHealth?.()) ?? []) addWarning(summary, warning);
       await store.ensureTables();
@@ -118,7 +123,10 @@ export class SyncEngine {
       logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
       // Decided once before either stream writes, so one stream's first page cannot make the other think the store was full.
       const storeEmptyAtStart = !(await store.hasAnyObjects());
-      applier.heldUserIds = new Set((await state.readHeldDeletions()).map((held) => held.userId));
+      const heldAtStart = await state.readHeldDeletions();
+      // A user back in the delta cancels a deletion Entra reported; a scope exit is for the scope to undo.
+      applier.heldUserIds = new Set(heldAtStart.filter((held) => !held.outOfScope).map((held) => held.userId));
+      applier.scopeHeldIds = new Set(heldAtStart.filter((held) => held.outOfScope).map((held) => held.userId));
       // When one stream stops (failure or deadline) the other stops after its current page, and both are awaited, so nothing writes after the run returns.
       const stop = { requested: false };
       const outcomes = await Promise.allSettled(
@@ -133,7 +141,10 @@ export class SyncEngine {
       const failure = failures.find((error) => !(error instanceof DeadlineReached)) ?? failures[0];
       if (failure !== undefined) throw failure;
       if (!summary.dryRun) await this.complete(summary, logger, applier, request.allowDeletions === true);
-      else await this.checkThreshold(summary, applier.stagedDeletions, request.allowDeletions === true, true);
+      else {
+        await this.planScope(summary, applier, logger);
+        await this.checkThreshold(summary, applier.stagedDeletions, request.allowDeletions === true, true);
+      }
       summary.status = summary.heldDeletions && !summary.dryRun ? "quarantined" : "succeeded";
     } catch (error) {
       if (error instanceof DeadlineReached) {
@@ -261,39 +272,193 @@ export class SyncEngine {
     progress.completed = true;
   }
 
-  /** After both streams finished: sweep what a full read did not find, recompute closures, then commit the delta links. */
+  private get scope(): ScopePolicy {
+    return this.deps.scope ?? new ScopePolicy();
+  }
+
+  /** After both streams finished: sweep what a full read did not find, apply the scope, recompute closures, then commit the delta links. */
   private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier, allowDeletions: boolean): Promise<void> {
     const collected = applier.collector;
     const { state } = this.deps;
     const fresh = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
     for (const stream of ["users", "groups"] as const) {
       const checkpoint = fresh[stream];
-      if (checkpoint.fullReadGeneration && !checkpoint.storeWasEmpty) await this.sweep(stream, checkpoint.fullReadGeneration, summary, logger);
+      if (checkpoint.fullReadGeneration && !checkpoint.storeWasEmpty) await this.sweep(stream, checkpoint.fullReadGeneration, summary, logger, applier);
     }
-    await this.applyHeldDeletions(summary, applier, allowDeletions, logger);
-    await this.purge(summary, applier, logger);
+    const context = this.lateContext();
+    const scopeChange = await this.scopeChange();
+    if (scopeChange.changed) await this.applyScopeChange(scopeChange.previous, summary, applier, logger);
     // After a full read of either stream any member's state may have changed, so every MemberOf row is rebuilt.
-    if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration) await state.markDirty(new Map(), [], true);
+    if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration || scopeChange.changed) await state.markDirty(new Map(), [], true);
     // A changed role mapping takes effect on this run: every user's roles are recomputed from the stored memberships, with no Graph read.
     const roleMapping = this.deps.roleMapping ?? new Map<string, string[]>();
     const mappingHash = roleMappingHash(roleMapping);
     const mappingChanged = ((await state.readMarker("roleMapping")) ?? roleMappingHash(new Map())) !== mappingHash;
     if (mappingChanged) await state.markDirty(new Map(), [], true);
+    const manageRoles = roleMapping.size > 0 || mappingChanged;
+    // Each pass may admit users into the scope; their memberships are then recomputed by the next one.
+    let groupsCollected = fresh.groups.fullReadGeneration ? collected : undefined;
+    for (let pass = 0; pass < 4; pass++) {
+      const work = await state.readClosureWork();
+      if (!work.all && work.members.size === 0 && work.groups.size === 0 && applier.toFetch.size === 0) break;
+      const closureScope = this.scope.usesGroups ? await this.closureScope(applier, scopeChange.widened) : undefined;
+      if (work.all || work.members.size > 0 || work.groups.size > 0) {
+        const started = Date.now();
+        logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
+        // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
+        const closure = new MembershipClosure(this.deps.store, summary, roleMapping, manageRoles, (message) => logger.info(message), closureScope);
+        await closure.run(work, groupsCollected);
+        groupsCollected = undefined;
+        await state.clearClosureWork(work);
+        logger.info(`Memberships recomputed in ${Date.now() - started} ms`);
+      }
+      if (closureScope) await this.applyScopeDecisions(closureScope, applier, context);
+      await this.admit(summary, applier, context, logger);
+    }
+    await state.holdDeletions(applier.stagedDeletions.filter((deletion) => deletion.outOfScope));
+    await this.applyHeldDeletions(summary, applier, allowDeletions, logger);
+    await this.purge(summary, applier, logger);
+    // Users just marked deleted pass on no membership any more.
     const work = await state.readClosureWork();
-    if (work.all || work.members.size > 0 || work.groups.size > 0) {
-      const started = Date.now();
-      logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
-      // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
-      const closure = new MembershipClosure(this.deps.store, summary, roleMapping, roleMapping.size > 0 || mappingChanged, (message) => logger.info(message));
-      await closure.run(work, fresh.groups.fullReadGeneration ? collected : undefined);
+    if (work.members.size > 0 || work.groups.size > 0) {
+      const closureScope = this.scope.usesGroups ? await this.closureScope(applier, false) : undefined;
+      await new MembershipClosure(this.deps.store, summary, roleMapping, manageRoles, (message) => logger.info(message), closureScope).run(work);
+      if (closureScope) await this.deps.state.saveExclusions(closureScope.exclusions);
       await state.clearClosureWork(work);
-      logger.info(`Memberships recomputed in ${Date.now() - started} ms`);
     }
     if (mappingChanged) await state.saveMarker("roleMapping", mappingHash);
+    if (scopeChange.changed) await state.saveMarker("scope", scopeChange.current);
     for (const stream of ["users", "groups"] as const) {
       const checkpoint = fresh[stream];
       await state.saveCheckpoint(stream, { ...checkpoint, deltaLink: checkpoint.pendingDeltaLink ?? checkpoint.deltaLink, pendingDeltaLink: undefined, nextLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false });
     }
+  }
+
+  private lateContext(dryRun = false): PageContext {
+    return { fullReadGeneration: undefined, storeWasEmpty: false, initialLoad: false, dryRun, now: new Date().toISOString() };
+  }
+
+  /** The scope settings the last completed run applied, against the current ones. */
+  private async scopeChange(): Promise<{ changed: boolean; widened: boolean; previous: ScopeSettings | undefined; current: string }> {
+    const current = JSON.stringify(this.scope.settings);
+    const stored = await this.deps.state.readMarker("scope");
+    const previous = stored ? (JSON.parse(stored) as ScopeSettings) : new ScopePolicy().settings;
+    const changed = new ScopePolicy(previous).hash() !== this.scope.hash();
+    return { changed, widened: changed && ScopePolicy.filtersWidened(previous, this.scope.settings), previous, current };
+  }
+
+  /** New scope settings: stored users and groups are checked against them; ones they now leave out exit, ones they let in are read by id. */
+  private async applyScopeChange(previous: ScopeSettings | undefined, summary: SyncRunSummary, applier: PageApplier, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const { store, state, tenantId } = this.deps;
+    const context = this.lateContext(summary.dryRun);
+    logger.info("The scope settings changed since the last run; every user and group is checked against them");
+    const exclusions: Exclusion[] = [];
+    for await (const user of store.listObjects("users", "deleted eq false")) {
+      const why = this.scope.userFilterReason(user.properties);
+      if (!why) continue;
+      summary.scope.excluded++;
+      applier.notePlan("userExcluded", `${user.properties.userPrincipalName ?? user.id} (${user.id}): ${why}`);
+      exclusions.push({ id: user.id, objectType: "user", code: "filter", reason: why });
+      applier.leaveScope(user.id, user.properties, why, context, undefined);
+    }
+    const groupOps: TableOperation[] = [];
+    const dirtyGroups: string[] = [];
+    for await (const group of store.listObjects("groups", undefined)) {
+      if (this.scope.groupKindSynced(group.properties)) continue;
+      const kind = groupDerived(group.properties).kind;
+      summary.scope.groupsExcluded++;
+      applier.notePlan("groupExcluded", `${group.properties.displayName ?? group.id} (${group.id}): kind ${kind} is not in SYNC_GROUP_KINDS`);
+      exclusions.push({ id: group.id, objectType: "group", code: "kind", reason: `kind ${kind} is not in SYNC_GROUP_KINDS` });
+      groupOps.push({ kind: "delete", ...tableKeys.group(tenantId, group.id) });
+      dirtyGroups.push(group.id);
+    }
+    const widened = ScopePolicy.filtersWidened(previous, this.scope.settings);
+    const groupsBack: string[] = [];
+    for await (const exclusion of state.listExclusions()) {
+      // Users the filters left out may pass now; without scope groups they are read again here, with them the closure decides.
+      if (exclusion.objectType === "user" && exclusion.code === "filter" && widened && !this.scope.usesGroups) applier.toFetch.add(exclusion.id);
+      if (exclusion.objectType === "user" && exclusion.code !== "filter" && !this.scope.usesGroups) applier.toFetch.add(exclusion.id);
+      if (exclusion.objectType === "group" && exclusion.code === "kind") groupsBack.push(exclusion.id);
+    }
+    if (summary.dryRun) return;
+    await state.saveExclusions(exclusions);
+    await state.markDirty(new Map(), dirtyGroups);
+    await store.apply("groups", groupOps);
+    // Groups of a kind now synced come back whole, with their members, from a delta query filtered by id.
+    if (groupsBack.length > 0) {
+      const objects = await this.deps.source.readByIds("groups", groupsBack);
+      const parsed = parseGroups(objects);
+      await applier.applyGroupPage(parsed.changes, context);
+    }
+  }
+
+  /** Loads what the closure needs to decide each user's place in the scope. */
+  private async closureScope(applier: PageApplier, filtersWidened: boolean): Promise<ClosureScope> {
+    const { store, state } = this.deps;
+    const groupNames = new Map<string, string | undefined>();
+    for await (const group of store.listObjects("groups", "deleted eq false", ["RowKey", "displayName"])) groupNames.set(group.id, group.properties.displayName as string | undefined);
+    const { include, exclude } = this.scope.scopeGroups(groupNames);
+    const stateOf = (user: StoredObject): StoredUserState => (user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active");
+    return {
+      policy: this.scope,
+      include,
+      exclude,
+      groupNames,
+      scopeHeld: applier.scopeHeldIds,
+      filtersWidened,
+      listUsers: async function* () {
+        for await (const user of store.listObjects("users", undefined, ["RowKey", "deleted", "deletedReason"])) yield { id: user.id, state: stateOf(user) };
+      },
+      readUsers: async (ids) => new Map([...(await store.readObjects("users", ids))].map(([id, user]) => [id, stateOf(user)])),
+      listExclusions: () => state.listExclusions(),
+      readExclusions: (ids) => state.readExclusions(ids),
+      admit: new Set(),
+      exits: [],
+      exclusions: [],
+      released: [],
+    };
+  }
+
+  /** Records the closure's scope decisions: exclusions, released holds, and exits staged for the threshold check. */
+  private async applyScopeDecisions(scope: ClosureScope, applier: PageApplier, context: PageContext): Promise<void> {
+    const { store, state } = this.deps;
+    const exiting = await store.readObjects("users", scope.exits.map((exit) => exit.id));
+    for (const exit of scope.exits) applier.leaveScope(exit.id, exiting.get(exit.id)?.properties ?? {}, exit.why, context, undefined);
+    for (const id of scope.admit) applier.toFetch.add(id);
+    for (const id of scope.admit) applier.admitted.add(id);
+    if (context.dryRun) return;
+    await state.saveExclusions(scope.exclusions);
+    await state.releaseHolds(scope.released);
+    for (const id of scope.released) applier.scopeHeldIds.delete(id);
+  }
+
+  /** Users entering the scope, or seen only in part, are read whole by id and applied like a delta page. */
+  private async admit(summary: SyncRunSummary, applier: PageApplier, context: PageContext, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const ids = [...applier.toFetch];
+    applier.toFetch.clear();
+    if (ids.length === 0) return;
+    logger.info(`Reading ${ids.length} users by id (entering the scope, or seen only in part)`);
+    const objects = await this.deps.source.readByIds("users", ids);
+    const parsed = parseUsers(objects);
+    parsed.warnings.forEach((warning) => addWarning(summary, warning));
+    const before = summary.users.created + summary.users.restored;
+    await applier.applyUserPage(parsed.changes, context);
+    summary.scope.entered += summary.users.created + summary.users.restored - before;
+    applier.admitted.clear();
+  }
+
+  /** A dry run with scope groups: the closure decides on the stored memberships and reports, writing nothing. */
+  private async planScope(summary: SyncRunSummary, applier: PageApplier, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const scopeChange = await this.scopeChange();
+    if (scopeChange.changed) await this.applyScopeChange(scopeChange.previous, summary, applier, logger);
+    if (!this.scope.usesGroups) return;
+    const closureScope = await this.closureScope(applier, scopeChange.widened);
+    await new MembershipClosure(this.deps.store, { ...summary, transitive: { added: 0, removed: 0 }, memberships: { ...summary.memberships }, roles: { changed: 0 } }, new Map(), false, undefined, closureScope, true).run({ all: true, members: new Map(), groups: new Set() });
+    const exiting = await this.deps.store.readObjects("users", closureScope.exits.slice(0, 50).map((exit) => exit.id));
+    for (const exit of closureScope.exits) applier.leaveScope(exit.id, exiting.get(exit.id)?.properties ?? {}, exit.why, this.lateContext(true), undefined);
+    summary.scope.entered += closureScope.admit.size;
+    for (const id of [...closureScope.admit].slice(0, 10)) applier.notePlan("userEnteredScope", `${id}: would be read by id and enter the scope`);
+    for (const exclusion of closureScope.exclusions.slice(0, 10)) applier.notePlan("userExcluded", `${exclusion.id}: ${exclusion.reason}`);
   }
 
   /** True when the deletions exceed the threshold and are not allowed: they are then held and the run says so. */
@@ -345,7 +510,7 @@ export class SyncEngine {
         kind: "upsert",
         mode: "Replace",
         ...tableKeys.user(tenantId, deletion.userId),
-        properties: objectEntity(tenantId, "user", previous.properties, { deleted: true, deletedAt: now, generation: previous.generation ?? "", changedAt: now, roles: previous.roles }),
+        properties: objectEntity(tenantId, "user", previous.properties, { deleted: true, deletedAt: now, generation: previous.generation ?? "", changedAt: now, roles: previous.roles, outOfScope: deletion.outOfScope }),
       });
     }
     await state.markDirty(dirty, []);
@@ -382,7 +547,7 @@ export class SyncEngine {
   }
 
   /** Objects and memberships a full read did not stamp no longer exist in the directory. */
-  private async sweep(stream: StreamName, generation: string, summary: SyncRunSummary, logger: ReturnType<Logger["child"]>): Promise<void> {
+  private async sweep(stream: StreamName, generation: string, summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier): Promise<void> {
     const { store, state, tenantId } = this.deps;
     const counts = summary.groups;
     const now = new Date().toISOString();
@@ -394,6 +559,8 @@ export class SyncEngine {
       const name = object.properties.userPrincipalName ?? object.properties.displayName;
       // Users go through the accidental-deletion threshold like any other deletion: a broken full read must not empty the tables.
       if (stream === "users") {
+        // Users the filters left out in this read are already held as scope exits.
+        if (applier.scopeHeldIds.has(object.id)) continue;
         holds.push({ userId: object.id, reason: "changed", name: `${typeof name === "string" ? `${name} (${object.id})` : object.id}: not found by a full read`, heldAt: now });
         continue;
       }
@@ -439,6 +606,7 @@ function carriedOver(previous: SyncRunSummary): Partial<SyncRunSummary> {
     memberships: copy.memberships,
     transitive: copy.transitive,
     roles: copy.roles ?? { changed: 0 },
+    scope: copy.scope ?? { excluded: 0, left: 0, entered: 0, groupsExcluded: 0 },
     warnings: copy.warnings,
   };
 }

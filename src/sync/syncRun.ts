@@ -44,6 +44,8 @@ export interface SyncRunSummary {
   transitive: { added: number; removed: number };
   /** Users whose effective roles (ROLE_MAPPING) changed. */
   roles: { changed: number };
+  /** Scope decisions: users left out by the filters or scope groups, users leaving and entering the scope, groups left out by kind. */
+  scope: { excluded: number; left: number; entered: number; groupsExcluded: number };
   /** User deletions held back by the accidental-deletion threshold: how many, and the first few. */
   heldDeletions: { count: number; sample: string[] } | undefined;
   graph: GraphMetrics;
@@ -73,6 +75,7 @@ export function newRunSummary(
     memberships: { added: 0, removed: 0, activated: 0, deactivated: 0 },
     transitive: { added: 0, removed: 0 },
     roles: { changed: 0 },
+    scope: { excluded: 0, left: 0, entered: 0, groupsExcluded: 0 },
     heldDeletions: undefined,
     graph: emptyGraphMetrics(),
     directoryWrites: emptyStoreMetrics(),

@@ -57,6 +57,22 @@ describe("entra-sync command line", () => {
     assert.match(result.stderr, /^Setting ENTRA_TENANT_ID is required/);
   });
 
+  test("suggest-exclusions lists service-looking accounts with globs and excludes nobody", async () => {
+    const service = env.model.createUser({ displayName: "Scanner Service", userPrincipalName: "svc-scanner@contoso.com", givenName: null, surname: null });
+    const settings = env.settings();
+    await env.compose(settings).engine.run({ trigger: "cli" });
+    const settingsEnv = { ENTRA_TENANT_ID: settings.tenantId, DirectoryStorage: env.azurite.connectionString, TABLE_PREFIX: settings.tablePrefix };
+    const text = await runCli(["suggest-exclusions"], settingsEnv);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /svc-scanner@contoso\.com .*pattern svc-\*/);
+    assert.match(text.stdout, /nothing is excluded until you add patterns to USER_EXCLUDE_PATTERNS/);
+    const json = JSON.parse((await runCli(["suggest-exclusions", "--json"], settingsEnv)).stdout) as { suggestions: Array<{ id: string }>; patterns: Array<{ pattern: string; wouldExclude: number }> };
+    assert.ok(json.suggestions.some((suggestion) => suggestion.id === service.id));
+    assert.deepEqual(json.patterns.find((pattern) => pattern.pattern === "svc-*"), { pattern: "svc-*", wouldExclude: 1 });
+    const [row] = (await env.compose(settings).store.readObjects("users", [service.id])).values();
+    assert.equal(row?.deleted, false, "still synced: suggestions never exclude");
+  });
+
   test("export prints the stored directory and status the recent runs", async () => {
     const settings = env.settings();
     await env.compose(settings).engine.run({ trigger: "cli" });

@@ -79,6 +79,7 @@ describe("function registrations", () => {
       getSyncRun: { route: "sync/runs/{runId}", methods: ["GET"] },
       getSyncStatus: { route: "sync/status", methods: ["GET"] },
       getSyncChanges: { route: "sync/changes", methods: ["GET"] },
+      getExclusionSuggestions: { route: "scope/suggestions", methods: ["GET"] },
     };
     for (const [name, { route, methods }] of Object.entries(expected)) {
       const trigger = triggerOf(name);
@@ -92,7 +93,7 @@ describe("function registrations", () => {
   test("docs/api.md and docs/openapi.yaml describe every route of the sync API", () => {
     const guide = fs.readFileSync(path.join(repoRoot, "docs/api.md"), "utf8");
     const openApi = fs.readFileSync(path.join(repoRoot, "docs/openapi.yaml"), "utf8");
-    for (const name of ["requestSync", "getSyncRun", "getSyncStatus", "getSyncChanges"]) {
+    for (const name of ["requestSync", "getSyncRun", "getSyncStatus", "getSyncChanges", "getExclusionSuggestions"]) {
       const route = String(triggerOf(name).route);
       assert.ok(guide.includes(`/api/${route}`), `docs/api.md names /api/${route}`);
       assert.ok(openApi.includes(`\n  /${route}:\n`), `docs/openapi.yaml has the path /${route}`);

@@ -5,6 +5,7 @@ import { HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getSyncChanges } from "../../functions/getSyncChanges";
 import { getSyncRun } from "../../functions/getSyncRun";
 import { getSyncStatus } from "../../functions/getSyncStatus";
+import { getExclusionSuggestions } from "../../functions/getExclusionSuggestions";
 import { requestSync } from "../../functions/requestSync";
 import type { Settings } from "../../src/config/settings";
 import { RunLeases } from "../../src/service/runLease";
@@ -208,5 +209,20 @@ describe("POST /api/sync", () => {
     }
     const keyed = await call(getSyncStatus, { method: "GET", path: "/api/sync/status?code=abc" });
     assert.equal(keyed.status, 200, "the function key in the query string is allowed");
+  });
+});
+
+describe("GET /api/scope/suggestions", () => {
+  test("lists service-looking accounts from the tables, 404 for a tenant not synced", async () => {
+    const service = env.model.createUser({ displayName: "No Reply", userPrincipalName: "noreply@contoso.com", givenName: null, surname: null });
+    const settings = env.settings();
+    await env.compose(settings).engine.run();
+    installService(env, settings);
+    const answer = await call(getExclusionSuggestions, { method: "GET", path: "/api/scope/suggestions" });
+    assert.equal(answer.status, 200, JSON.stringify(answer.jsonBody));
+    assert.equal(answer.jsonBody.tenantId, settings.tenantId);
+    assert.ok((answer.jsonBody.suggestions as Array<{ id: string; signals: string[] }>).some((suggestion) => suggestion.id === service.id && suggestion.signals.some((signal) => /noreply/.test(signal))));
+    const other = await call(getExclusionSuggestions, { method: "GET", path: "/api/scope/suggestions?tenantId=00000000-0000-4000-8000-000000000000" });
+    assert.equal(other.status, 404);
   });
 });

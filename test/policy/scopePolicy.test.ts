@@ -1,0 +1,48 @@
+// The scope policy's pure decisions: globs, user filters, service-account signals, and which setting changes widen the filters.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { defaultScope, globToRegExp, ScopePolicy } from "../../src/policy/scopePolicy";
+import { serviceAccountSignals } from "../../src/policy/serviceAccounts";
+
+describe("scope policy", () => {
+  test("globs match the whole value, ignoring case, with * and ? only", () => {
+    assert.ok(globToRegExp("*service*").test("Backup.SERVICE@contoso.com"));
+    assert.ok(globToRegExp("svc-?@*").test("svc-1@contoso.com"));
+    assert.ok(!globToRegExp("svc-*").test("my-svc-x@contoso.com"));
+    assert.ok(!globToRegExp("a.b").test("axb"), "a dot is literal");
+    assert.ok(globToRegExp("(x)+[y]").test("(x)+[y]"), "regex characters are literal");
+  });
+
+  test("user filters name the first reason that applies", () => {
+    const policy = new ScopePolicy({ ...defaultScope, includeGuests: false, disabledUsers: "exclude", excludeUserPatterns: ["*noreply*"] });
+    assert.match(policy.userFilterReason({ userType: "Guest", accountEnabled: true }) ?? "", /^guest/);
+    assert.match(policy.userFilterReason({ userType: "Member", accountEnabled: false }) ?? "", /^disabled/);
+    assert.match(policy.userFilterReason({ userType: "Member", accountEnabled: true, userPrincipalName: "a@contoso.com", mail: "noreply@contoso.com" }) ?? "", /^mail matches \*noreply\*/);
+    assert.equal(policy.userFilterReason({ userType: "Member", accountEnabled: true, userPrincipalName: "a@contoso.com" }), undefined);
+    assert.equal(new ScopePolicy().userFilterReason({ userType: "Guest", accountEnabled: false }), undefined, "by default everyone is synced");
+  });
+
+  test("scope groups by id and by display-name pattern; the hash changes with the settings only", () => {
+    const policy = new ScopePolicy({ ...defaultScope, includeGroups: ["AAAAAAAA-0000-4000-8000-000000000001"], includeGroupPatterns: ["Staff - *"], excludeGroupPatterns: ["*leavers*"] });
+    const groups = new Map([["g1", "Staff - Science"], ["g2", "Year 7"], ["g3", "2024 Leavers"]]);
+    const { include, exclude } = policy.scopeGroups(groups);
+    assert.deepEqual([...include].sort(), ["aaaaaaaa-0000-4000-8000-000000000001", "g1"]);
+    assert.deepEqual([...exclude], ["g3"]);
+    assert.equal(policy.hash(), new ScopePolicy({ ...policy.settings, includeGroups: ["aaaaaaaa-0000-4000-8000-000000000001"] }).hash(), "ids compare ignoring case");
+    assert.notEqual(policy.hash(), new ScopePolicy().hash());
+  });
+
+  test("only changes that can let excluded users back in count as widening the filters", () => {
+    const strict = { ...defaultScope, includeGuests: false, excludeUserPatterns: ["*svc*"] };
+    assert.equal(ScopePolicy.filtersWidened(strict, { ...strict, includeGuests: true }), true);
+    assert.equal(ScopePolicy.filtersWidened(strict, { ...strict, excludeUserPatterns: [] }), true);
+    assert.equal(ScopePolicy.filtersWidened(strict, { ...strict, excludeUserPatterns: ["*svc*", "*bot*"] }), false);
+  });
+
+  test("service-account signals need a word or prefix, not just a missing name", () => {
+    assert.deepEqual(serviceAccountSignals({ userPrincipalName: "svc-backup@contoso.com" }).pattern, "svc-*");
+    assert.match(serviceAccountSignals({ userPrincipalName: "alerts@contoso.com", mail: "no-reply@contoso.com", displayName: "No Reply" }).signals.join(), /no-reply/);
+    assert.equal(serviceAccountSignals({ userPrincipalName: "aoife.appleby@contoso.com", givenName: "Aoife", surname: "Appleby" }).signals.length, 0, "app inside a surname is not a signal");
+    assert.equal(serviceAccountSignals({ userPrincipalName: "madonna@contoso.com" }).signals.length, 0, "a missing name alone is not enough");
+  });
+});
