@@ -62,6 +62,9 @@ param syncDisabledUsers string = 'keep'
 @description('Comma-separated globs on mail and user principal name of accounts never synced.')
 param userExcludePatterns string = ''
 
+@description('Whether devices are synced (true needs Device.Read.All).')
+param syncDevices string = 'false'
+
 @description('Group id to role names, as the JSON object ROLE_MAPPING takes; empty stores no roles.')
 param roleMapping string = ''
 
@@ -237,6 +240,7 @@ module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermission
   scope: rg
   params: {
     principalId: identity.outputs.principalId
+    syncDevices: toLower(syncDevices) == 'true'
   }
 }
 
@@ -269,6 +273,7 @@ module functionApp 'app/function.bicep' = {
     entraClientId: entraClientId
     syncTenants: syncTenants
     roleMapping: roleMapping
+    syncDevices: syncDevices
     scopeGroups: scopeGroups
     scopeGroupNamePatterns: scopeGroupNamePatterns
     scopeExcludeGroups: scopeExcludeGroups

@@ -82,6 +82,6 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const stateMetrics = emptyStoreMetrics();
   const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
-  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
+  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
   return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
 }

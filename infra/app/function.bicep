@@ -86,6 +86,9 @@ param syncDisabledUsers string
 @description('Comma-separated globs on mail and user principal name of accounts never synced.')
 param userExcludePatterns string
 
+@description('Whether devices are synced (SYNC_DEVICES).')
+param syncDevices string
+
 @description('Group id to role names (ROLE_MAPPING).')
 param roleMapping string
 
@@ -157,6 +160,7 @@ var appSettings = filter(
     { name: 'ENTRA_TENANT_ID', value: entraTenantId }
     { name: 'SYNC_TENANTS', value: syncTenants }
     { name: 'ROLE_MAPPING', value: roleMapping }
+    { name: 'SYNC_DEVICES', value: syncDevices }
     { name: 'SCOPE_GROUPS', value: scopeGroups }
     { name: 'SCOPE_GROUP_NAME_PATTERNS', value: scopeGroupNamePatterns }
     { name: 'SCOPE_EXCLUDE_GROUPS', value: scopeExcludeGroups }

@@ -4,6 +4,9 @@ extension microsoftGraphV1
 @description('Object (principal) id of the managed identity service principal that receives the permissions.')
 param principalId string
 
+@description('Whether devices are synced: only then is Device.Read.All granted.')
+param syncDevices bool = false
+
 // Microsoft Graph's application id, the same in every tenant.
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 
@@ -11,6 +14,7 @@ var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var graphAppRoleIds = {
   userReadAll: 'df021288-bdef-4463-88db-98f22de89214'
   groupMemberReadAll: '98830695-27a2-44f7-8c18-0c3ebc9698f6'
+  deviceReadAll: '7438b122-aefc-4978-80ed-43db9fcc7715'
 }
 
 resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
@@ -31,7 +35,14 @@ resource groupMemberReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   resourceId: microsoftGraph.id
 }
 
-output grantedAppRoleIds array = [
+// Devices delta needs Device.Read.All; granted only when device sync is on, so the default stays least-privilege.
+resource deviceReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (syncDevices) {
+  appRoleId: graphAppRoleIds.deviceReadAll
+  principalId: principalId
+  resourceId: microsoftGraph.id
+}
+
+output grantedAppRoleIds array = concat([
   userReadAll.appRoleId
   groupMemberReadAll.appRoleId
-]
+], syncDevices ? [graphAppRoleIds.deviceReadAll] : [])

@@ -134,8 +134,9 @@ async function checkTenant(settings: Settings, options: ConnectionCheckOptions):
   const principal = String(claims["oid"] ?? "<object id of the service principal>");
   const appId = String(claims["appid"] ?? claims["azp"] ?? settings.clientId ?? settings.managedIdentityClientId ?? "");
   results.push({ check: "graphToken", outcome: "pass", message: `Got a Microsoft Graph token (${settings.credentialMode}) for app ${appId}, service principal ${principal}.` });
-  results.push(...permissionResults(settings, rolesOf(claims), options.requiredPermissions ?? requiredGraphPermissions(), principal));
-  for (const [check, collection] of [["graphUsers", "users"], ["graphGroups", "groups"]] as const) results.push(await readOne(settings, token, check, collection));
+  results.push(...permissionResults(settings, rolesOf(claims), options.requiredPermissions ?? requiredGraphPermissions({ devices: settings.syncDevices }), principal));
+  const reads = [["graphUsers", "users"], ["graphGroups", "groups"], ...(settings.syncDevices ? [["graphDevices", "devices"] as const] : [])] as const;
+  for (const [check, collection] of reads) results.push(await readOne(settings, token, check, collection));
   return results;
 }
 
@@ -167,13 +168,13 @@ function permissionResults(settings: Settings, granted: string[], required: read
   return results;
 }
 
-async function readOne(settings: Settings, token: string, check: string, collection: "users" | "groups"): Promise<CheckResult> {
+async function readOne(settings: Settings, token: string, check: string, collection: "users" | "groups" | "devices"): Promise<CheckResult> {
   const url = `${settings.graphEndpoint}/v1.0/${collection}?$top=1&$select=id`;
   try {
     const response = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } });
     const body = (await response.json().catch(() => ({}))) as { value?: unknown[]; error?: { code?: string; message?: string } };
     if (response.ok) return { check, outcome: "pass", message: `Read ${collection} from Microsoft Graph: GET /v1.0/${collection}?$top=1 answered ${Array.isArray(body.value) ? body.value.length : 0} object(s).` };
-    const needed = collection === "users" ? "User.Read.All" : "GroupMember.Read.All";
+    const needed = collection === "users" ? "User.Read.All" : collection === "groups" ? "GroupMember.Read.All" : "Device.Read.All";
     return {
       check,
       outcome: "fail",

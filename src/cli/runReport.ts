@@ -12,6 +12,7 @@ export function formatRunSummary(summary: SyncRunSummary, plan?: PlanSample): st
       `; users ${summary.streams.users.fullRead ? "full read" : "incremental"}, groups ${summary.streams.groups.fullRead ? "full read" : "incremental"}`,
     `  users:        ${counts(summary.users)}`,
     `  groups:       ${counts(summary.groups)}`,
+    ...(summary.devices ? [`  devices:      ${counts(summary.devices)}`] : []),
     `  memberships:  ${summary.memberships.added} added, ${summary.memberships.removed} removed, ${summary.memberships.deactivated} deactivated, ${summary.memberships.activated} reactivated` +
       `; inherited through nesting ${summary.transitive.added} added, ${summary.transitive.removed} removed`,
     `  Graph:        ${summary.graph.requests} requests (${summary.graph.resourceUnits} resource units), ${summary.graph.throttled} throttled, ${summary.graph.retries} retries`,

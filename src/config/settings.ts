@@ -169,6 +169,7 @@ export const settingsSchema = z
     SYNC_GUESTS: booleanSetting("sync guests, userType Guest").default(true),
     SYNC_DISABLED_USERS: z.enum(["keep", "exclude"], { message: "must be keep (synced, marked accountEnabled false) or exclude" }).default("keep"),
     USER_EXCLUDE_PATTERNS: commaList(glob).optional(),
+    SYNC_DEVICES: booleanSetting("read devices/delta into the devices table; needs Device.Read.All").default(false),
   })
   .superRefine((settings, context) => {
     if (!settings.ENTRA_TENANT_ID && !settings.SYNC_TENANTS) {
@@ -233,6 +234,8 @@ export interface Settings extends TenantSettings {
   roleMapping: Map<string, string[]>;
   /** Which users and groups are synced: scope groups, group kinds and user filters. */
   scope: ScopeSettings;
+  /** Devices are read (devices/delta) into their own table; off by default, and only then is Device.Read.All needed. */
+  syncDevices: boolean;
 }
 
 /** A setting that is missing or malformed; the message is one line naming it. */
@@ -297,6 +300,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     deletedRetentionDays: raw.DELETED_RETENTION_DAYS,
     deletionThreshold: { count: raw.DELETION_THRESHOLD_COUNT, percent: raw.DELETION_THRESHOLD_PERCENT },
     roleMapping: new Map(Object.entries(raw.ROLE_MAPPING ?? {}).map(([groupId, roles]) => [groupId.toLowerCase(), [...new Set(Array.isArray(roles) ? roles : [roles])].sort()])),
+    syncDevices: raw.SYNC_DEVICES,
     scope: {
       includeGroups: raw.SCOPE_GROUPS ?? [],
       includeGroupPatterns: raw.SCOPE_GROUP_NAME_PATTERNS ?? [],

@@ -28,6 +28,27 @@ export interface GroupProperties {
   groupTypes: string[] | null;
 }
 
+/** The device properties the product stores (devices are synced only with SYNC_DEVICES). */
+export interface DeviceProperties {
+  deviceId: string | null;
+  displayName: string | null;
+  operatingSystem: string | null;
+  operatingSystemVersion: string | null;
+  accountEnabled: boolean | null;
+  trustType: string | null;
+  approximateLastSignInDateTime: string | null;
+}
+
+export const devicePropertyNames = [
+  "deviceId",
+  "displayName",
+  "operatingSystem",
+  "operatingSystemVersion",
+  "accountEnabled",
+  "trustType",
+  "approximateLastSignInDateTime",
+] as const satisfies readonly (keyof DeviceProperties)[];
+
 export const userPropertyNames = [
   "displayName",
   "givenName",
@@ -74,7 +95,7 @@ export interface GroupPageChanges {
 }
 
 /** The two delta streams the engine reads. */
-export type StreamName = "users" | "groups";
+export type StreamName = "users" | "groups" | "devices";
 
 /** A coarse classification of a group for scope rules and for consumers. */
 export type GroupKind = "security" | "microsoft365" | "distribution" | "mailEnabledSecurity";

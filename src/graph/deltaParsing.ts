@@ -7,6 +7,8 @@ import {
   type MemberType,
   type ObjectChange,
   type UserProperties,
+  devicePropertyNames,
+  type DeviceProperties,
 } from "../directory/directoryObjects";
 import { isObjectId } from "../store/tableKeys";
 
@@ -45,6 +47,19 @@ export function parseUserPage(objects: Array<Record<string, unknown>>): ParsedPa
       continue;
     }
     changes.push(removalOf(object) ?? { kind: "upsert", id: object.id, properties: pick<UserProperties>(object, userPropertyNames) });
+  }
+  return { changes, warnings };
+}
+
+export function parseDevicePage(objects: Array<Record<string, unknown>>): ParsedPage<ObjectChange<DeviceProperties>[]> {
+  const changes: ObjectChange<DeviceProperties>[] = [];
+  const warnings: string[] = [];
+  for (const object of objects) {
+    if (!isObjectId(object.id)) {
+      warnings.push(`Skipped a device with an id that is not a GUID: ${JSON.stringify(object.id)}`);
+      continue;
+    }
+    changes.push(removalOf(object) ?? { kind: "upsert", id: object.id, properties: pick<DeviceProperties>(object, devicePropertyNames) });
   }
   return { changes, warnings };
 }

@@ -1,6 +1,6 @@
 // Reads Microsoft Graph delta pages through the Graph SDK, honouring Retry-After and classifying expired tokens.
 import { ResponseType, type Client } from "@microsoft/microsoft-graph-client";
-import { groupPropertyNames, userPropertyNames, type StreamName } from "../directory/directoryObjects";
+import { devicePropertyNames, groupPropertyNames, userPropertyNames, type StreamName } from "../directory/directoryObjects";
 import { sleep } from "../sync/concurrency";
 import { DeltaTokenExpiredError, GraphRequestError } from "./graphErrors";
 import { resourceUnitCost, type GraphMetrics } from "./graphMetrics";
@@ -47,6 +47,7 @@ const fallbackBackoffMs = (attempt: number) => Math.min(60_000, 1000 * 2 ** atte
 
 export const userSelect = ["id", ...userPropertyNames].join(",");
 export const groupSelect = ["id", ...groupPropertyNames, "members"].join(",");
+export const deviceSelect = ["id", ...devicePropertyNames].join(",");
 
 export class GraphDeltaReader implements DeltaSource {
   private readonly maxRetries: number;
@@ -69,7 +70,7 @@ export class GraphDeltaReader implements DeltaSource {
   }
 
   initialUrl(stream: StreamName): string {
-    const select = stream === "users" ? userSelect : groupSelect;
+    const select = stream === "users" ? userSelect : stream === "groups" ? groupSelect : deviceSelect;
     return `${this.graphEndpoint}/v1.0/${stream}/delta?$select=${select}`;
   }
 

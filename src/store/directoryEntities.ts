@@ -3,6 +3,8 @@ import { createHash } from "node:crypto";
 import {
   groupKindOf,
   groupPropertyNames,
+  devicePropertyNames,
+  type DeviceProperties,
   userPropertyNames,
   type GroupProperties,
   type MemberType,
@@ -46,6 +48,12 @@ export function contentHash(properties: Record<string, unknown>, deleted: boolea
 export function flattenUserProperties(properties: Partial<UserProperties>): Record<string, string | boolean | null> {
   const flat: Record<string, string | boolean | null> = {};
   for (const name of userPropertyNames) if (name in properties) flat[name] = properties[name] ?? null;
+  return flat;
+}
+
+export function flattenDeviceProperties(properties: Partial<DeviceProperties>): Record<string, string | boolean | null> {
+  const flat: Record<string, string | boolean | null> = {};
+  for (const name of devicePropertyNames) if (name in properties) flat[name] = properties[name] ?? null;
   return flat;
 }
 
@@ -95,7 +103,7 @@ export function storedObjectFrom(entity: Record<string, unknown>): StoredObject 
 /** Builds the full entity body of a user or group (Replace semantics: absent means cleared). */
 export function objectEntity(
   tenantId: string,
-  objectType: "user" | "group",
+  objectType: "user" | "group" | "device",
   properties: Record<string, string | boolean | null>,
   state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string; roles?: string | undefined; outOfScope?: boolean },
 ): EntityProperties {

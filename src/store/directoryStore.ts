@@ -8,6 +8,9 @@ import { statusOf, TableWriter, type StoreMetrics, type TableOperation } from ".
 import { forEachConcurrently } from "../sync/concurrency";
 
 export type DirectoryTables = { [K in keyof DirectoryTableNames]: TableClient };
+/** The tables keyed like users: one row per directory object. */
+export type ObjectTable = "users" | "groups" | "devices";
+const objectKeys = { users: tableKeys.user, groups: tableKeys.group, devices: tableKeys.device } as const;
 
 type Row = TableEntityResult<Record<string, unknown>>;
 
@@ -49,9 +52,9 @@ export class DirectoryStore {
     await this.writer.apply(this.tables[table], operations);
   }
 
-  async readObjects(kind: "users" | "groups", ids: Iterable<string>): Promise<Map<string, StoredObject>> {
+  async readObjects(kind: ObjectTable, ids: Iterable<string>): Promise<Map<string, StoredObject>> {
     const found = new Map<string, StoredObject>();
-    const keyOf = kind === "users" ? tableKeys.user : tableKeys.group;
+    const keyOf = objectKeys[kind];
     await forEachConcurrently(new Set(ids), 16, async (id) => {
       const key = keyOf(this.tenantId, id);
       const entity = await this.pointRead(this.tables[kind], key.partitionKey, key.rowKey);
@@ -61,12 +64,12 @@ export class DirectoryStore {
   }
 
   /** Every user or group of the tenant, deleted ones included. */
-  async *listObjects(kind: "users" | "groups", filter?: string, select?: string[]): AsyncIterable<StoredObject> {
+  async *listObjects(kind: ObjectTable, filter?: string, select?: string[]): AsyncIterable<StoredObject> {
     const fullFilter = filter ? `${tenantPartitionRange(this.tenantId)} and (${filter})` : tenantPartitionRange(this.tenantId);
     for await (const entity of this.query(this.tables[kind], fullFilter, select)) yield storedObjectFrom(entity);
   }
 
-  async listObjectIds(kind: "users" | "groups", filter: string): Promise<Set<string>> {
+  async listObjectIds(kind: ObjectTable, filter: string): Promise<Set<string>> {
     const ids = new Set<string>();
     for await (const object of this.listObjects(kind, filter, ["RowKey"])) ids.add(object.id);
     return ids;

@@ -144,6 +144,12 @@ export class SyncStateStore {
     for await (const entity of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) yield exclusionFrom(entity);
   }
 
+  async hasExclusions(): Promise<boolean> {
+    const filter = `PartitionKey ge '${this.tenantId}_out_' and PartitionKey lt '${this.tenantId}_out\`'`;
+    for await (const page of this.table.listEntities({ queryOptions: { filter, select: ["RowKey"] } }).byPage({ maxPageSize: 1 })) return page.length > 0;
+    return false;
+  }
+
   async readExclusions(ids: Iterable<string>): Promise<Map<string, Exclusion>> {
     const found = new Map<string, Exclusion>();
     for (const id of new Set(ids)) {

@@ -31,6 +31,7 @@ export function bucketOf(objectId: string): string {
 export const tableKeys = {
   user: (tenantId: string, userId: string) => ({ partitionKey: `${tenantId}_${bucketOf(userId)}`, rowKey: userId }),
   group: (tenantId: string, groupId: string) => ({ partitionKey: `${tenantId}_${bucketOf(groupId)}`, rowKey: groupId }),
+  device: (tenantId: string, deviceId: string) => ({ partitionKey: `${tenantId}_${bucketOf(deviceId)}`, rowKey: deviceId }),
   // 16 partitions per group by the member id's first hex digit, so a 100,000-member group is not one hot partition.
   member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}_${memberId.charAt(0)}`, rowKey: memberId }),
   // 4,096 partitions by the member id's first three hex digits: one member's rows stay in one partition, and writes still batch across members.

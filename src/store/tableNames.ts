@@ -3,6 +3,7 @@
 export interface DirectoryTableNames {
   users: string;
   groups: string;
+  devices: string;
   members: string;
   memberOf: string;
   nesting: string;
@@ -14,6 +15,7 @@ export function directoryTableNames(prefix: string): DirectoryTableNames {
   return {
     users: `${prefix}Users`,
     groups: `${prefix}Groups`,
+    devices: `${prefix}Devices`,
     members: `${prefix}Members`,
     memberOf: `${prefix}MemberOf`,
     nesting: `${prefix}GroupNesting`,

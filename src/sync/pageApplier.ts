@@ -1,6 +1,7 @@
 // Applies one delta page to the store: merges partial updates, soft/hard deletes, and membership edges, idempotently.
-import type { GroupPageChanges, GroupProperties, MemberType, ObjectChange, UserProperties } from "../directory/directoryObjects";
-import { contentHash, flattenGroupProperties, flattenUserProperties, objectEntity, type StoredObject } from "../store/directoryEntities";
+import type { DeviceProperties, GroupPageChanges, GroupProperties, MemberType, ObjectChange, UserProperties } from "../directory/directoryObjects";
+import type { ObjectTable } from "../store/directoryStore";
+import { contentHash, flattenDeviceProperties, flattenGroupProperties, flattenUserProperties, objectEntity, type StoredObject } from "../store/directoryEntities";
 import type { DirectoryStore } from "../store/directoryStore";
 import type { SyncStateStore } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
@@ -77,6 +78,8 @@ export class PageApplier {
   readonly toFetch = new Set<string>();
   /** Users the scope or filters keep out, recorded (id and reason only) after the page's writes. */
   private exclusions: Exclusion[] = [];
+  /** Whether any exclusion is recorded; without one there is none to remove, and no write is spent trying. */
+  exclusionsExist = true;
   /** Users back in the scope whose exclusion record goes. */
   private inclusions: string[] = [];
 
@@ -95,6 +98,7 @@ export class PageApplier {
     this.exclusions = [];
     this.inclusions = [];
     if (context.dryRun) return;
+    if (exclusions.length > 0) this.exclusionsExist = true;
     await this.state.saveExclusions(exclusions);
     await this.state.removeExclusions(inclusions);
   }
@@ -123,7 +127,7 @@ export class PageApplier {
       return "write";
     }
     if (!this.scope.usesGroups || this.admitted.has(id)) {
-      this.inclusions.push(id);
+      if (this.exclusionsExist) this.inclusions.push(id);
       return "write";
     }
     // Membership decides: the closure admits the user, and the whole object is read by id then.
@@ -162,7 +166,17 @@ export class PageApplier {
     await this.recordEvents(context, page);
   }
 
-  private async write(context: PageContext, table: "users" | "groups" | "members" | "nesting" | "memberOf", operations: TableOperation[]): Promise<void> {
+  /** Devices (SYNC_DEVICES): written like users, but deleted for good at once; the threshold guards people, not devices. */
+  async applyDevicePage(changes: ObjectChange<DeviceProperties>[], context: PageContext, counts: ChangeCounts): Promise<void> {
+    const page: PageChanges = { at: context.now, events: [], recordEvents: !context.initialLoad };
+    const { objectOps, removedForGood } = await this.planObjects("devices", changes, context, counts, () => undefined, page);
+    if (context.dryRun) return;
+    await this.write(context, "devices", objectOps);
+    await Promise.all(removedForGood.map((id) => this.removeMemberEverywhere(id)));
+    await this.recordEvents(context, page);
+  }
+
+  private async write(context: PageContext, table: "users" | "groups" | "devices" | "members" | "nesting" | "memberOf", operations: TableOperation[]): Promise<void> {
     if (context.buffer) context.buffer.add(table, operations);
     else await this.store.apply(table, operations);
   }
@@ -217,7 +231,7 @@ export class PageApplier {
 
   /** Decides the write for each user or group; reads stored rows only where a merge or a count needs them. */
   private async planObjects<P>(
-    kind: "users" | "groups",
+    kind: ObjectTable,
     changes: ObjectChange<P>[],
     context: PageContext,
     counts: ChangeCounts,
@@ -225,10 +239,14 @@ export class PageApplier {
     page: PageChanges,
   ): Promise<{ objectOps: TableOperation[]; removedForGood: string[]; cancelledHolds: string[] }> {
     const full = context.fullReadGeneration !== undefined;
-    const objectType = kind === "users" ? "user" : "group";
-    const keyOf = kind === "users" ? tableKeys.user : tableKeys.group;
+    const objectType = kind === "users" ? "user" : kind === "groups" ? "group" : "device";
+    const keyOf = kind === "users" ? tableKeys.user : kind === "groups" ? tableKeys.group : tableKeys.device;
     const flatten = (properties: Partial<P>) =>
-      kind === "users" ? flattenUserProperties(properties as Partial<UserProperties>) : flattenGroupProperties(properties as Partial<GroupProperties>);
+      kind === "users"
+        ? flattenUserProperties(properties as Partial<UserProperties>)
+        : kind === "groups"
+          ? flattenGroupProperties(properties as Partial<GroupProperties>)
+          : flattenDeviceProperties(properties as Partial<DeviceProperties>);
     const stored: Map<string, StoredObject> = full && context.storeWasEmpty ? new Map() : await this.store.readObjects(kind, changes.map((change) => change.id));
     const objectOps: TableOperation[] = [];
     const removedForGood: string[] = [];
@@ -352,7 +370,7 @@ export class PageApplier {
     // A partial update of a group never stored belongs to a group left out by kind (a new group arrives whole).
     if (!known) return previous !== undefined;
     if (this.scope.groupKindSynced(properties)) {
-      if (!previous) this.inclusions.push(id);
+      if (!previous && this.exclusionsExist) this.inclusions.push(id);
       return true;
     }
     const kind = groupDerived(properties).kind;

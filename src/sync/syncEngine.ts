@@ -1,7 +1,7 @@
 // Runs one sync of a tenant: reads both delta streams, applies each page, then sweeps, recomputes closures and commits.
 import { createHash } from "node:crypto";
 import type { StreamName } from "../directory/directoryObjects";
-import { parseGroupPage, parseUserPage } from "../graph/deltaParsing";
+import { parseDevicePage, parseGroupPage, parseUserPage } from "../graph/deltaParsing";
 import { describe, type DeltaCursor, type DeltaPage, type DeltaSource } from "../graph/graphDeltaReader";
 import { DeltaTokenExpiredError } from "../graph/graphErrors";
 import { emptyGraphMetrics, type GraphMetrics } from "../graph/graphMetrics";
@@ -21,7 +21,7 @@ import type { StoredObject } from "../store/directoryEntities";
 import type { HeldDeletion } from "../store/syncStateStore";
 import { WriteBuffer } from "../store/writeBuffer";
 import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
-import { addWarning, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
+import { addWarning, emptyChangeCounts, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
 export interface SyncRequest {
   mode?: SyncMode;
@@ -71,6 +71,8 @@ export interface SyncEngineDependencies {
   writeBufferOperations?: number;
   /** Group id → role names (ROLE_MAPPING); resolved per user by the closure. */
   roleMapping?: Map<string, string[]>;
+  /** Read the devices delta stream into the devices table (SYNC_DEVICES); off by default. */
+  syncDevices?: boolean;
   /** Which users and groups are synced (scope groups, group kinds, user filters); everything by default. */
   scope?: ScopePolicy;
   /** Receives what each page changed, after its writes (the change feed). */
@@ -117,7 +119,12 @@ export class SyncEngine {
       for (const warning of (await this.deps.credentialHealth?.()) ?? []) addWarning(summary, warning);
       await store.ensureTables();
       await runLog.save(summary);
-      const checkpoints = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
+      const streams = this.streams;
+      if (this.deps.syncDevices) {
+        summary.streams.devices ??= { pages: 0, objects: 0, fullRead: false, completed: false };
+        summary.devices ??= emptyChangeCounts();
+      }
+      const checkpoints = Object.fromEntries(await Promise.all(streams.map(async (stream) => [stream, await state.readCheckpoint(stream)] as const))) as Record<StreamName, StreamCheckpoint>;
       // With nothing stored yet the run is a full read whatever was asked, and the record says so.
       if (!previous && Object.values(checkpoints).every((checkpoint) => !checkpoint.deltaLink && !checkpoint.nextLink && !checkpoint.fullReadGeneration)) summary.mode = "full";
       logger.info(`Sync started: ${summary.mode}${summary.dryRun ? " dry run" : ""}, trigger ${summary.trigger}`);
@@ -127,10 +134,11 @@ export class SyncEngine {
       // A user back in the delta cancels a deletion Entra reported; a scope exit is for the scope to undo.
       applier.heldUserIds = new Set(heldAtStart.filter((held) => !held.outOfScope).map((held) => held.userId));
       applier.scopeHeldIds = new Set(heldAtStart.filter((held) => held.outOfScope).map((held) => held.userId));
+      applier.exclusionsExist = await state.hasExclusions();
       // When one stream stops (failure or deadline) the other stops after its current page, and both are awaited, so nothing writes after the run returns.
       const stop = { requested: false };
       const outcomes = await Promise.allSettled(
-        (["users", "groups"] as const).map((stream) =>
+        streams.map((stream) =>
           this.readStream(stream, checkpoints[stream], request, summary, applier, logger, storeEmptyAtStart, stop).catch((error: unknown) => {
             stop.requested = true;
             throw error;
@@ -156,6 +164,8 @@ export class SyncEngine {
         logger.error(`Sync failed: ${summary.error}`);
       }
     }
+    // Entries are capped so the record stays well inside Table Storage's 64 KiB per property.
+    if (summary.dryRun) summary.plan = Object.fromEntries(Object.entries(applier.plan).map(([kind, entries]) => [kind, entries.map((entry) => entry.slice(0, 200))]));
     const ended = new Date();
     summary.endedAt = ended.toISOString();
     summary.durationMs = ended.getTime() - Date.parse(summary.startedAt);
@@ -183,7 +193,7 @@ export class SyncEngine {
   ): Promise<void> {
     const { state, source } = this.deps;
     const dryRun = summary.dryRun;
-    const progress = summary.streams[stream];
+    const progress = summary.streams[stream]!;
     let current: StreamCheckpoint = { ...checkpoint };
     const startFullRead = (storeWasEmpty: boolean): void => {
       current = { ...current, nextLink: undefined, pendingDeltaLink: undefined, fullReadGeneration: summary.runId, storeWasEmpty, pages: 0, objects: 0 };
@@ -242,10 +252,14 @@ export class SyncEngine {
         const parsed = parseUserPage(page.objects);
         parsed.warnings.forEach((warning) => addWarning(summary, warning));
         await applier.applyUserPage(parsed.changes, context);
-      } else {
+      } else if (stream === "groups") {
         const parsed = parseGroupPage(page.objects);
         parsed.warnings.forEach((warning) => addWarning(summary, warning));
         await applier.applyGroupPage(parsed.changes, context);
+      } else {
+        const parsed = parseDevicePage(page.objects);
+        parsed.warnings.forEach((warning) => addWarning(summary, warning));
+        await applier.applyDevicePage(parsed.changes, context, summary.devices!);
       }
       progress.pages++;
       progress.objects += page.objects.length;
@@ -272,6 +286,22 @@ export class SyncEngine {
     progress.completed = true;
   }
 
+  /** The delta streams this deployment reads: devices only with SYNC_DEVICES. */
+  private get streams(): StreamName[] {
+    return this.deps.syncDevices ? ["users", "groups", "devices"] : ["users", "groups"];
+  }
+
+  /** Devices a full read did not find are gone: Entra deletes devices for good, so their rows go at once. */
+  private async sweepDevices(generation: string, summary: SyncRunSummary, logger: ReturnType<Logger["child"]>): Promise<void> {
+    const { store, tenantId } = this.deps;
+    const gone: string[] = [];
+    for await (const device of store.listObjects("devices", `gen ne '${generation}'`, ["RowKey"])) gone.push(device.id);
+    if (gone.length === 0) return;
+    summary.devices!.deleted += gone.length;
+    await store.apply("devices", gone.map((id): TableOperation => ({ kind: "delete", ...tableKeys.device(tenantId, id) })));
+    logger.info(`Full read of devices did not find ${gone.length} stored devices; removed them`);
+  }
+
   private get scope(): ScopePolicy {
     return this.deps.scope ?? new ScopePolicy();
   }
@@ -280,9 +310,9 @@ export class SyncEngine {
   private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier, allowDeletions: boolean): Promise<void> {
     const collected = applier.collector;
     const { state } = this.deps;
-    const fresh = { users: await state.readCheckpoint("users"), groups: await state.readCheckpoint("groups") };
-    for (const stream of ["users", "groups"] as const) {
-      const checkpoint = fresh[stream];
+    const fresh = Object.fromEntries(await Promise.all(this.streams.map(async (stream) => [stream, await state.readCheckpoint(stream)] as const))) as Record<"users" | "groups", StreamCheckpoint> & { devices?: StreamCheckpoint };
+    for (const stream of this.streams) {
+      const checkpoint = fresh[stream]!;
       if (checkpoint.fullReadGeneration && !checkpoint.storeWasEmpty) await this.sweep(stream, checkpoint.fullReadGeneration, summary, logger, applier);
     }
     const context = this.lateContext();
@@ -328,8 +358,8 @@ export class SyncEngine {
     }
     if (mappingChanged) await state.saveMarker("roleMapping", mappingHash);
     if (scopeChange.changed) await state.saveMarker("scope", scopeChange.current);
-    for (const stream of ["users", "groups"] as const) {
-      const checkpoint = fresh[stream];
+    for (const stream of this.streams) {
+      const checkpoint = fresh[stream]!;
       await state.saveCheckpoint(stream, { ...checkpoint, deltaLink: checkpoint.pendingDeltaLink ?? checkpoint.deltaLink, pendingDeltaLink: undefined, nextLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false });
     }
   }
@@ -382,6 +412,7 @@ export class SyncEngine {
     }
     if (summary.dryRun) return;
     await state.saveExclusions(exclusions);
+    if (exclusions.length > 0) applier.exclusionsExist = true;
     await state.markDirty(new Map(), dirtyGroups);
     await store.apply("groups", groupOps);
     // Groups of a kind now synced come back whole, with their members, from a delta query filtered by id.
@@ -428,6 +459,7 @@ export class SyncEngine {
     for (const id of scope.admit) applier.admitted.add(id);
     if (context.dryRun) return;
     await state.saveExclusions(scope.exclusions);
+    if (scope.exclusions.length > 0) applier.exclusionsExist = true;
     await state.releaseHolds(scope.released);
     for (const id of scope.released) applier.scopeHeldIds.delete(id);
   }
@@ -551,6 +583,7 @@ export class SyncEngine {
     const { store, state, tenantId } = this.deps;
     const counts = summary.groups;
     const now = new Date().toISOString();
+    if (stream === "devices") return await this.sweepDevices(generation, summary, logger);
     const ops: TableOperation[] = [];
     const dirtyGroups: string[] = [];
     const events: ChangeEvent[] = [];
@@ -603,6 +636,7 @@ function carriedOver(previous: SyncRunSummary): Partial<SyncRunSummary> {
     streams: copy.streams,
     users: copy.users,
     groups: copy.groups,
+    devices: copy.devices,
     memberships: copy.memberships,
     transitive: copy.transitive,
     roles: copy.roles ?? { changed: 0 },

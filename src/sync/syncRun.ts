@@ -37,9 +37,11 @@ export interface SyncRunSummary {
   startedAt: string;
   endedAt: string | undefined;
   durationMs: number | undefined;
-  streams: Record<"users" | "groups", StreamProgress>;
+  streams: Record<"users" | "groups", StreamProgress> & { devices?: StreamProgress };
   users: ChangeCounts;
   groups: ChangeCounts;
+  /** Present when devices are synced (SYNC_DEVICES). */
+  devices?: ChangeCounts;
   memberships: { added: number; removed: number; activated: number; deactivated: number };
   transitive: { added: number; removed: number };
   /** Users whose effective roles (ROLE_MAPPING) changed. */
@@ -55,6 +57,8 @@ export interface SyncRunSummary {
   stateWrites: StoreMetrics;
   warnings: string[];
   error: string | undefined;
+  /** A dry run's plan: per kind of change, the first entries (who, and why), so the run record shows it too. */
+  plan?: Record<string, string[]>;
 }
 
 export function emptyChangeCounts(): ChangeCounts {

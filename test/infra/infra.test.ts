@@ -79,6 +79,7 @@ const expectedRoleAssignments = [
 const graphAppRoleIds: Record<string, string> = {
   userReadAll: "df021288-bdef-4463-88db-98f22de89214",
   groupMemberReadAll: "98830695-27a2-44f7-8c18-0c3ebc9698f6",
+  deviceReadAll: "7438b122-aefc-4978-80ed-43db9fcc7715",
 };
 const microsoftGraphAppId = "00000003-0000-0000-c000-000000000000";
 
@@ -375,7 +376,7 @@ describe("Microsoft Graph permissions", () => {
     assert.match(config.extensions?.["microsoftGraphV1"] ?? "", /^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d/);
   });
 
-  test("the grant assigns exactly User.Read.All and GroupMember.Read.All on Microsoft Graph", () => {
+  test("the grant assigns exactly User.Read.All and GroupMember.Read.All on Microsoft Graph, and Device.Read.All only with device sync", () => {
     const file = bicep("infra/app/graph-permissions.bicep");
     assert.match(file.source, /^extension microsoftGraphV1$/m);
     const declared = Object.fromEntries([...objectProperties(variableValue(file.root, "graphAppRoleIds"))].map(([key, value]) => [key, stringLiteral(value)]));
@@ -393,6 +394,8 @@ describe("Microsoft Graph permissions", () => {
       return properties.get("appRoleId")?.text.replace(/^graphAppRoleIds\./, "");
     });
     assert.deepEqual(grantedRoles.sort(), Object.keys(graphAppRoleIds).sort());
+    assert.match(file.source, /^resource deviceReadAll 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(syncDevices\) \{$/m, "Device.Read.All is granted only when devices are synced");
+    assert.match(bicep("infra/main.bicep").source, /syncDevices: toLower\(syncDevices\) == 'true'/);
   });
 
   test("the grant is off unless grantGraphPermissions is set", () => {

@@ -199,6 +199,8 @@ describe("test mode and retention with a scope", () => {
     assert.ok(dry.summary.warnings.some((warning) => /would hold \d+ user deletions/.test(warning)), "and that the threshold would quarantine it");
     assert.equal(dry.summary.directoryWrites.entitiesWritten + dry.summary.directoryWrites.entitiesDeleted, 0);
     assert.deepEqual(await state.readCheckpoint("users"), before, "delta state not advanced");
+    const record = await env.compose(scoped).runLog.get(dry.summary.runId);
+    assert.deepEqual(record?.plan?.userLeftScope, dry.plan.userLeftScope, "the plan is in the run record");
     assert.equal((await activeIds(everyone)).size, live().length, "nobody removed");
   });
 
