@@ -67,6 +67,25 @@ describe("group scope", () => {
     assert.equal(stored.get(outsider.id)?.deleted, false);
   });
 
+  test("scope and exclusion groups by display-name pattern: an exclusion wins over any inclusion", async () => {
+    const model = env.model;
+    const [science, maths, suspended] = [model.createGroup({ displayName: "Staff - Science" }), model.createGroup({ displayName: "Staff - Maths" }), model.createGroup({ displayName: "Suspended accounts" })];
+    const [teacher, other, barred] = [user({ displayName: "Science Teacher" }), user({ displayName: "Maths Teacher" }), user({ displayName: "Barred Teacher" })];
+    model.addMember(science.id, teacher.id);
+    model.addMember(maths.id, other.id);
+    model.addMember(maths.id, barred.id);
+    model.addMember(suspended.id, barred.id);
+    const settings = env.settings({ SCOPE_GROUP_NAME_PATTERNS: "staff - *", SCOPE_EXCLUDE_GROUP_NAME_PATTERNS: "Suspended*", DELETION_THRESHOLD_PERCENT: "0" });
+    const dry = await env.compose(settings).engine.run({ dryRun: true });
+    assert.equal(dry.summary.status, "succeeded", dry.summary.error);
+    const run = await env.compose(settings).engine.run();
+    assert.equal(run.summary.status, "succeeded", run.summary.error);
+    assert.deepEqual([...(await activeIds(settings))].sort(), [teacher.id, other.id].sort());
+    const exclusions = [];
+    for await (const exclusion of env.compose(settings).state.listExclusions()) if (exclusion.id === barred.id) exclusions.push(exclusion);
+    assert.deepEqual(exclusions.map((exclusion) => exclusion.reason), ["member of excluded group Suspended accounts"]);
+  });
+
   test("a user reached through two paths who leaves one stays; leaving the last one is a held, then applied, soft delete", async () => {
     const model = env.model;
     const scope = model.createGroup({ displayName: "Staff" });
