@@ -38,30 +38,26 @@ function pick<P>(object: Record<string, unknown>, names: readonly (keyof P & str
   return properties;
 }
 
-export function parseUserPage(objects: Array<Record<string, unknown>>): ParsedPage<ObjectChange<UserProperties>[]> {
-  const changes: ObjectChange<UserProperties>[] = [];
+/** A page of a stream of plain objects (users, devices): each an upsert with the named properties, or a removal. */
+function parseObjectPage<P>(objects: Array<Record<string, unknown>>, noun: string, names: readonly (keyof P & string)[]): ParsedPage<ObjectChange<P>[]> {
+  const changes: ObjectChange<P>[] = [];
   const warnings: string[] = [];
   for (const object of objects) {
     if (!isObjectId(object.id)) {
-      warnings.push(`Skipped a user with an id that is not a GUID: ${JSON.stringify(object.id)}`);
+      warnings.push(`Skipped a ${noun} with an id that is not a GUID: ${JSON.stringify(object.id)}`);
       continue;
     }
-    changes.push(removalOf(object) ?? { kind: "upsert", id: object.id, properties: pick<UserProperties>(object, userPropertyNames) });
+    changes.push(removalOf(object) ?? { kind: "upsert", id: object.id, properties: pick<P>(object, names) });
   }
   return { changes, warnings };
 }
 
+export function parseUserPage(objects: Array<Record<string, unknown>>): ParsedPage<ObjectChange<UserProperties>[]> {
+  return parseObjectPage<UserProperties>(objects, "user", userPropertyNames);
+}
+
 export function parseDevicePage(objects: Array<Record<string, unknown>>): ParsedPage<ObjectChange<DeviceProperties>[]> {
-  const changes: ObjectChange<DeviceProperties>[] = [];
-  const warnings: string[] = [];
-  for (const object of objects) {
-    if (!isObjectId(object.id)) {
-      warnings.push(`Skipped a device with an id that is not a GUID: ${JSON.stringify(object.id)}`);
-      continue;
-    }
-    changes.push(removalOf(object) ?? { kind: "upsert", id: object.id, properties: pick<DeviceProperties>(object, devicePropertyNames) });
-  }
-  return { changes, warnings };
+  return parseObjectPage<DeviceProperties>(objects, "device", devicePropertyNames);
 }
 
 export function parseGroupPage(objects: Array<Record<string, unknown>>): ParsedPage<GroupPageChanges> {
