@@ -77,6 +77,20 @@ export class ScopePolicy {
     return undefined;
   }
 
+  /** Whether a reason recorded by userFilterReason still holds under these settings, so a user it left out need not be read again. */
+  filterReasonStillApplies(reason: string): boolean {
+    if (reason.startsWith("guest")) return !this.settings.includeGuests;
+    if (reason.startsWith("disabled")) return this.settings.disabledUsers === "exclude";
+    const pattern = /^(?:userPrincipalName|mail) matches (.+) \(USER_EXCLUDE_PATTERNS\)$/.exec(reason)?.[1];
+    return pattern !== undefined && this.settings.excludeUserPatterns.includes(pattern);
+  }
+
+  /** Whether a group left out for its kind (reason "kind K is not in SYNC_GROUP_KINDS") is of a synced kind now. */
+  kindNowSynced(reason: string): boolean {
+    const kind = /^kind (\w+) /.exec(reason)?.[1];
+    return kind !== undefined && (this.settings.groupKinds as string[]).includes(kind);
+  }
+
   /** The user filters need these properties; an update that lacks one is decided after the user is read in full. */
   readonly filterProperties = ["userType", "accountEnabled", "userPrincipalName", "mail"] as const;
 

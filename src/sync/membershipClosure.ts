@@ -105,7 +105,7 @@ export class MembershipClosure {
     }
     if (state === "active") {
       if (scope.scopeHeld.has(userId)) scope.released.push(userId);
-    } else if (state !== "deleted" && (exclusion?.code !== "filter" || scope.filtersWidened)) {
+    } else if (state !== "deleted" && (exclusion?.code !== "filter" || (scope.filtersWidened && !scope.policy.filterReasonStillApplies(exclusion.reason)))) {
       scope.admit.add(userId);
     }
   }

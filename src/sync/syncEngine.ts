@@ -406,9 +406,9 @@ export class SyncEngine {
     const groupsBack: string[] = [];
     for await (const exclusion of state.listExclusions()) {
       // Users the filters left out may pass now; without scope groups they are read again here, with them the closure decides.
-      if (exclusion.objectType === "user" && exclusion.code === "filter" && widened && !this.scope.usesGroups) applier.toFetch.add(exclusion.id);
+      if (exclusion.objectType === "user" && exclusion.code === "filter" && widened && !this.scope.usesGroups && !this.scope.filterReasonStillApplies(exclusion.reason)) applier.toFetch.add(exclusion.id);
       if (exclusion.objectType === "user" && exclusion.code !== "filter" && !this.scope.usesGroups) applier.toFetch.add(exclusion.id);
-      if (exclusion.objectType === "group" && exclusion.code === "kind") groupsBack.push(exclusion.id);
+      if (exclusion.objectType === "group" && exclusion.code === "kind" && this.scope.kindNowSynced(exclusion.reason)) groupsBack.push(exclusion.id);
     }
     if (summary.dryRun) return;
     await state.saveExclusions(exclusions);

@@ -39,6 +39,18 @@ describe("scope policy", () => {
     assert.equal(ScopePolicy.filtersWidened(strict, { ...strict, excludeUserPatterns: ["*svc*", "*bot*"] }), false);
   });
 
+  test("a recorded filter reason is re-checked against the current settings, so only users it may let back in are read again", () => {
+    const policy = new ScopePolicy({ ...defaultScope, includeGuests: false, excludeUserPatterns: ["*svc*"], groupKinds: ["security", "microsoft365"] });
+    const reasonFor = (properties: Record<string, unknown>) => policy.userFilterReason(properties)!;
+    assert.equal(policy.filterReasonStillApplies(reasonFor({ userType: "Guest" })), true);
+    assert.equal(policy.filterReasonStillApplies(reasonFor({ userType: "Member", userPrincipalName: "svc1@contoso.com" })), true);
+    const relaxed = new ScopePolicy({ ...policy.settings, includeGuests: true, excludeUserPatterns: [] });
+    assert.equal(relaxed.filterReasonStillApplies(reasonFor({ userType: "Guest" })), false);
+    assert.equal(relaxed.filterReasonStillApplies(reasonFor({ userType: "Member", userPrincipalName: "svc1@contoso.com" })), false);
+    assert.equal(policy.kindNowSynced("kind microsoft365 is not in SYNC_GROUP_KINDS"), true);
+    assert.equal(policy.kindNowSynced("kind distribution is not in SYNC_GROUP_KINDS"), false);
+  });
+
   test("service-account signals need a word or prefix, not just a missing name", () => {
     assert.deepEqual(serviceAccountSignals({ userPrincipalName: "svc-backup@contoso.com" }).pattern, "svc-*");
     assert.match(serviceAccountSignals({ userPrincipalName: "alerts@contoso.com", mail: "no-reply@contoso.com", displayName: "No Reply" }).signals.join(), /no-reply/);

@@ -182,6 +182,7 @@ describe("group scope", () => {
     const settings = env.settings({ SYNC_GROUP_KINDS: "security" });
     const run = await env.compose(settings).engine.run();
     assert.equal(run.summary.status, "succeeded", run.summary.error);
+    assert.equal(run.summary.graph.requests, run.summary.streams.users.pages + run.summary.streams.groups.pages, "no group read again by id");
     const store = env.compose(settings).store;
     const groups = await store.readObjects("groups", [m365.id, security.id]);
     assert.ok(!groups.has(m365.id), "the Microsoft 365 group is not stored");
