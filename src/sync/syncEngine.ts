@@ -331,7 +331,7 @@ export class SyncEngine {
     for (let pass = 0; pass < 4; pass++) {
       const work = await state.readClosureWork();
       if (!work.all && work.members.size === 0 && work.groups.size === 0 && applier.toFetch.size === 0) break;
-      const closureScope = this.scope.usesGroups ? await this.closureScope(applier, scopeChange.widened) : undefined;
+      const closureScope = this.scope.usesGroups ? await this.closureScope(applier, scopeChange.widened, summary) : undefined;
       if (work.all || work.members.size > 0 || work.groups.size > 0) {
         const started = Date.now();
         logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
@@ -351,7 +351,7 @@ export class SyncEngine {
     // Users just marked deleted pass on no membership any more.
     const work = await state.readClosureWork();
     if (work.members.size > 0 || work.groups.size > 0) {
-      const closureScope = this.scope.usesGroups ? await this.closureScope(applier, false) : undefined;
+      const closureScope = this.scope.usesGroups ? await this.closureScope(applier, false, summary) : undefined;
       await new MembershipClosure(this.deps.store, summary, roleMapping, manageRoles, (message) => logger.info(message), closureScope).run(work);
       if (closureScope) await this.deps.state.saveExclusions(closureScope.exclusions);
       await state.clearClosureWork(work);
@@ -424,11 +424,16 @@ export class SyncEngine {
   }
 
   /** Loads what the closure needs to decide each user's place in the scope. */
-  private async closureScope(applier: PageApplier, filtersWidened: boolean): Promise<ClosureScope> {
+  private async closureScope(applier: PageApplier, filtersWidened: boolean, summary: SyncRunSummary): Promise<ClosureScope> {
     const { store, state } = this.deps;
     const groupNames = new Map<string, string | undefined>();
     for await (const group of store.listObjects("groups", "deleted eq false", ["RowKey", "displayName"])) groupNames.set(group.id, group.properties.displayName as string | undefined);
     const { include, exclude } = this.scope.scopeGroups(groupNames);
+    // A mistyped or deleted scope group would otherwise show only as users leaving; say which setting names it.
+    for (const [setting, ids] of [["SCOPE_GROUPS", this.scope.includeGroups], ["SCOPE_EXCLUDE_GROUPS", this.scope.excludeGroups]] as const) {
+      for (const id of ids) if (!groupNames.has(id) && !summary.warnings.some((warning) => warning.includes(id))) addWarning(summary, `${setting} names group ${id}, which is not a synced group: not found, deleted, or of a kind SYNC_GROUP_KINDS leaves out. It includes or excludes nobody.`);
+    }
+    if (this.scope.requiresInclusion && include.size === 0) addWarning(summary, "No group matches SCOPE_GROUPS or SCOPE_GROUP_NAME_PATTERNS: no user is in the scope.");
     const stateOf = (user: StoredObject): StoredUserState => (user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active");
     return {
       policy: this.scope,
@@ -484,7 +489,7 @@ export class SyncEngine {
     const scopeChange = await this.scopeChange();
     if (scopeChange.changed) await this.applyScopeChange(scopeChange.previous, summary, applier, logger);
     if (!this.scope.usesGroups) return;
-    const closureScope = await this.closureScope(applier, scopeChange.widened);
+    const closureScope = await this.closureScope(applier, scopeChange.widened, summary);
     await new MembershipClosure(this.deps.store, { ...summary, transitive: { added: 0, removed: 0 }, memberships: { ...summary.memberships }, roles: { changed: 0 } }, new Map(), false, undefined, closureScope, true).run({ all: true, members: new Map(), groups: new Set() });
     const exiting = await this.deps.store.readObjects("users", closureScope.exits.slice(0, 50).map((exit) => exit.id));
     for (const exit of closureScope.exits) applier.leaveScope(exit.id, exiting.get(exit.id)?.properties ?? {}, exit.why, this.lateContext(true), undefined);

@@ -136,6 +136,7 @@ describe("group scope", () => {
     const held = await env.compose(settings).engine.run();
     assert.equal(held.summary.status, "quarantined", held.summary.error);
     assert.equal(held.summary.heldDeletions?.count, 12);
+    assert.ok(held.summary.warnings.some((warning) => warning.startsWith(`SCOPE_GROUPS names group ${scope.id}, which is not a synced group`)), held.summary.warnings.join("; "));
     assert.ok(held.summary.heldDeletions?.sample.every((entry) => /left the scope \(not a member of any scope group\)/.test(entry)), held.summary.heldDeletions?.sample.join("; "));
     assert.equal((await activeIds(settings)).size, 12, "nobody deleted while held");
 
