@@ -1,6 +1,7 @@
 // The command line as an admin uses it: help, clear errors, export and status of a synced store, and the demo.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { formatRunSummary } from "../../src/cli/runReport";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { RunLeases } from "../../src/service/runLease";
@@ -55,6 +56,16 @@ describe("entra-sync command line", () => {
     assert.equal(result.code, 2);
     assert.equal(result.stderr.trim().split("\n").length, 1);
     assert.match(result.stderr, /^Setting ENTRA_TENANT_ID is required/);
+  });
+
+  test("the CLI's report of a dry run shows the plan: who would be left out, and why", async () => {
+    const bot = env.model.createUser({ displayName: "Chat Bot", userPrincipalName: "teams-bot@contoso.com" });
+    const settings = env.settings();
+    // Signing the CLI in needs the identity stand-ins (test/identity); the report it prints is formatRunSummary's.
+    const run = await env.compose(env.settings({ TABLE_PREFIX: settings.tablePrefix, USER_EXCLUDE_PATTERNS: "*-bot@*" })).engine.run({ dryRun: true });
+    const text = formatRunSummary(run.summary, run.plan);
+    assert.match(text, /scope: {8}\d+ users left out/);
+    assert.match(text, new RegExp(`plan, userExcluded \\(first \\d+\\): .*${bot.id}\\): userPrincipalName matches \\*-bot@\\*`));
   });
 
   test("suggest-exclusions lists service-looking accounts with globs and excludes nobody", async () => {
