@@ -27,7 +27,8 @@ export class KeyVaultAppCredential implements TokenCredential {
       const location = this.reader.location;
       // A rotation replaces the value in the vault and revokes the old one at Entra; the cached copy is then stale.
       this.options.logger.warn(`Microsoft Entra rejected the ${kindText(location)} from ${describeSecret(location)} (${reason}); reading it again in case it was rotated`);
-      const fresh = await this.reader.read({ refresh: true });
+      // Both streams can be rejected at once; the second uses the value the first re-read instead of reading again.
+      const fresh = await this.reader.readAfter(snapshot.readAt);
       if (fresh.value === snapshot.value) throw new KeyVaultCredentialError(rejectedMessage(location, reason), "rejected", location);
       try {
         const token = await this.credentialFor(fresh).getToken(scopes, options);

@@ -80,6 +80,13 @@ export class KeyVaultSecretReader {
     return snapshot;
   }
 
+  /** A value read after `readAt`: the cached one if a concurrent caller already re-read the vault, else a fresh read. */
+  async readAfter(readAt: number): Promise<SecretSnapshot> {
+    const cached = this.cached;
+    if (cached && cached.readAt > readAt) return await this.read();
+    return await this.read({ refresh: true });
+  }
+
   /** The secret and its attributes, expired or not (status and check report on it). */
   async inspect(options: { refresh?: boolean } = {}): Promise<SecretSnapshot> {
     const cached = this.cached;
