@@ -1,28 +1,22 @@
 // `npm run bench`: full, no-op and 1% churn syncs of a generated tenant against Azurite, each measured against the floor.
 import { ClientSecretCredential } from "@azure/identity";
 import { execFile, fork } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { promisify } from "node:util";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadSettings, type Settings } from "../src/config/settings";
-import { compose, createGraphClient, createTables } from "../src/compositionRoot";
+import { compose, createGraphClient } from "../src/compositionRoot";
 import { GraphDeltaReader, type DeltaCursor } from "../src/graph/graphDeltaReader";
 import { emptyGraphMetrics } from "../src/graph/graphMetrics";
 import { createLogger } from "../src/logging/logger";
-import type { DirectoryTables } from "../src/store/directoryStore";
-import { emptyStoreMetrics, TableWriter, type TableOperation } from "../src/store/tableWriter";
 import type { SyncRunSummary } from "../src/sync/syncRun";
 import { startAzurite } from "../standin/azuriteProcess";
 import { relaunchTrustingStandIn } from "../standin/trustedRelaunch";
 import type { StandInCommand } from "./standInProcess";
 
 const benchClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
-/** Transactions in flight for the write floor: well past where Azurite stops getting faster on two cores. */
-const floorWriteConcurrency = 32;
-/** Entities buffered per table while copying for the write floor, to keep memory flat. */
-const floorChunk = 20_000;
 
 interface PhaseResult {
   phase: string;
@@ -36,6 +30,13 @@ interface PhaseResult {
   status: string;
 }
 
+/** How the churn's really-changed rows are counted: by reading the store back, or from the model (the store equals it; tests check that). */
+function churnTruthOf(value: string | undefined, users: number): "store" | "model" {
+  if (value === undefined) return users > 20_000 ? "model" : "store";
+  if (value === "store" || value === "model") return value;
+  throw new Error(`--churn-truth must be store or model, not ${value}`);
+}
+
 function parseOptions() {
   const { values } = parseArgs({
     options: {
@@ -46,6 +47,7 @@ function parseOptions() {
       throttle: { type: "boolean", default: false },
       "throttle-quota": { type: "string" },
       churn: { type: "string", default: "0.01" },
+      "churn-truth": { type: "string" },
       "memberships-per-user": { type: "string", default: "10" },
       out: { type: "string" },
       "skip-floor": { type: "boolean", default: false },
@@ -67,6 +69,7 @@ function parseOptions() {
     throttle: values.throttle || values["throttle-quota"] !== undefined,
     throttleQuota: values["throttle-quota"] === undefined ? undefined : number("throttle-quota", values["throttle-quota"], 1),
     churn: number("churn", values.churn, 0),
+    churnTruth: churnTruthOf(values["churn-truth"], number("users", values.users, 1)),
     membershipsPerUser: number("memberships-per-user", values["memberships-per-user"], 0),
     out: values.out,
     skipFloor: values["skip-floor"],
@@ -125,34 +128,6 @@ async function rawRead(settings: Settings, credential: ClientSecretCredential): 
   return { requests: metrics.requests };
 }
 
-/** The write floor: the engine's final entities copied into empty tables, grouped by partition, many transactions in flight. */
-async function copyEntities(from: DirectoryTables, to: DirectoryTables, log: (line: string) => void): Promise<{ entities: number; writeMs: number; transactions: number }> {
-  const metrics = emptyStoreMetrics();
-  const writer = new TableWriter(metrics, floorWriteConcurrency);
-  let writeMs = 0;
-  let entities = 0;
-  const keys = ["users", "groups", "members", "memberOf", "nesting"] as const;
-  await Promise.all(keys.map((key) => to[key].createTable()));
-  for (const key of keys) {
-    let chunk: TableOperation[] = [];
-    const flush = async () => {
-      const started = Date.now();
-      await writer.apply(to[key], chunk);
-      writeMs += Date.now() - started;
-      entities += chunk.length;
-      chunk = [];
-    };
-    for await (const entity of from[key].listEntities<Record<string, string | number | boolean>>()) {
-      const { partitionKey, rowKey, etag: _etag, timestamp: _timestamp, ...properties } = entity as Record<string, string | number | boolean>;
-      for (const name of Object.keys(properties)) if (name.startsWith("odata.")) delete properties[name];
-      chunk.push({ kind: "upsert", mode: "Replace", partitionKey: String(partitionKey), rowKey: String(rowKey), properties });
-      if (chunk.length >= floorChunk) await flush();
-    }
-    await flush();
-    log(`  write floor: ${key} copied (${entities} entities so far, ${Math.round(writeMs / 1000)} s writing)`);
-  }
-  return { entities, writeMs, transactions: metrics.transactions };
-}
 
 async function main(): Promise<number> {
   const options = parseOptions();
@@ -210,35 +185,67 @@ async function main(): Promise<number> {
       });
 
     const phases: PhaseResult[] = [];
-    const runPhase = async (phase: string) => {
+    // The full sync's writes are recorded, so the write floor can replay its final entities without reading a million rows back (Azurite sorts the whole table for every page of a query).
+    const recordingDir = mkdtempSync(join(tmpdir(), "bench-floor-"));
+    const recordingPath = join(recordingDir, "writes.jsonl");
+    const runPhase = async (phase: string, record = false) => {
       log(`  ${phase}…`);
-      const { result, wallMs, peakRssMb } = await measured(() => composition().engine.run({ trigger: "cli" }));
+      const recording = record && !options.skipFloor ? createWriteStream(recordingPath) : undefined;
+      const engineOf = () => {
+        const composed = composition();
+        if (recording) {
+          const apply = composed.store.apply.bind(composed.store);
+          composed.store.apply = async (table, operations) => {
+            if (operations.length > 0) recording.write(`${JSON.stringify({ table, operations })}\n`);
+            await apply(table, operations);
+          };
+        }
+        return composed.engine;
+      };
+      const { result, wallMs, peakRssMb } = await measured(() => engineOf().run({ trigger: "cli" }));
+      if (recording) await new Promise<void>((resolveEnd) => recording.end(resolveEnd));
       const row = phaseOf(phase, result.summary, wallMs, peakRssMb);
       phases.push(row);
       log(`  ${phase}: ${row.status} in ${(wallMs / 1000).toFixed(1)} s, ${row.graphRequests} Graph requests, ${row.entitiesWritten} entities written`);
       return result.summary;
     };
-    await runPhase("full sync");
+    await runPhase("full sync", true);
     await runPhase("no-op incremental");
+    // The model's view is taken before the churn changes it; the store's, before the churn run reads it.
+    if (options.churnTruth === "model") {
+      log("  computing the rows the model implies before the churn…");
+      await ask({ type: "expected-snapshot" });
+    }
     const churn = await ask<Record<string, number>>({ type: "churn", fraction: options.churn, seed: options.seed + 1 });
     log(`  churn applied: ${JSON.stringify(churn)}`);
-    // Rows that really changed are counted by diffing digests of every directory row, taken in another process.
-    const digestDir = mkdtempSync(join(tmpdir(), "bench-digest-"));
-    const digest = (...args: string[]) => promisify(execFile)(process.execPath, ["--max-old-space-size=8192", resolve(__dirname, "storeDigest.js"), ...args], { maxBuffer: 1 << 20 });
-    log("  digesting the store before the churn run…");
-    await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "before"));
-    const churnSummary = await runPhase(`${options.churn * 100}% churn incremental`);
-    log("  digesting the store after the churn run…");
-    await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "after"));
-    const rowsChanged = JSON.parse((await digest("diff", join(digestDir, "before"), join(digestDir, "after"))).stdout) as { added: number; changed: number; removed: number; total: number };
-    rmSync(digestDir, { recursive: true, force: true });
+    let rowsChanged: { added: number; changed: number; removed: number; total: number };
+    let churnSummary: SyncRunSummary;
+    if (options.churnTruth === "store") {
+      // Rows that really changed are counted by diffing digests of every directory row, taken in another process.
+      const digestDir = mkdtempSync(join(tmpdir(), "bench-digest-"));
+      const digest = (...args: string[]) => promisify(execFile)(process.execPath, ["--max-old-space-size=8192", resolve(__dirname, "storeDigest.js"), ...args], { maxBuffer: 1 << 20 });
+      log("  digesting the store before the churn run…");
+      await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "before"));
+      churnSummary = await runPhase(`${options.churn * 100}% churn incremental`);
+      log("  digesting the store after the churn run…");
+      await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "after"));
+      rowsChanged = JSON.parse((await digest("diff", join(digestDir, "before"), join(digestDir, "after"))).stdout) as typeof rowsChanged;
+      rmSync(digestDir, { recursive: true, force: true });
+    } else {
+      // Azurite sorts a whole table for every page of a query, so reading back a million rows takes hours; the model says what the store must hold.
+      churnSummary = await runPhase(`${options.churn * 100}% churn incremental`);
+      rowsChanged = await ask<typeof rowsChanged>({ type: "expected-diff" });
+    }
 
     let floor: { readMs: number; readRequests: number; writeMs: number; writeEntities: number; writeTransactions: number } | undefined;
     if (!options.skipFloor) {
       log("  floor: raw read of both delta streams…");
       const read = await measured(() => rawRead(settings, credential));
       log("  floor: copying the final entities with the best batching…");
-      const written = await copyEntities(createTables(settings), createTables(settingsFor("floor")), log);
+      const floorRun = promisify(execFile)(process.execPath, ["--max-old-space-size=8192", resolve(__dirname, "floorWriter.js"), recordingPath, azurite.connectionString, "floor"], { maxBuffer: 1 << 20 });
+      floorRun.child.stderr?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
+      const written = JSON.parse((await floorRun).stdout) as { entities: number; writeMs: number; transactions: number };
+      rmSync(recordingDir, { recursive: true, force: true });
       floor = { readMs: read.wallMs, readRequests: read.result.requests, writeMs: written.writeMs, writeEntities: written.entities, writeTransactions: written.transactions };
     }
 

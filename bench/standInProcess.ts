@@ -1,6 +1,7 @@
 // Hosts the Graph stand-in in its own process, so the benchmark measures the engine's memory and CPU, not the stand-in's.
 import { DirectoryModel } from "../standin/directoryModel";
 import { GraphStandIn } from "../standin/graphStandIn";
+import { diffRows, expectedRows } from "../standin/expectedStore";
 import { standInCertDir } from "../standin/trustedRelaunch";
 
 export type StandInCommand =
@@ -8,9 +9,13 @@ export type StandInCommand =
   | { type: "churn"; fraction: number; seed: number }
   | { type: "quota"; quota: "documented" | number | undefined }
   | { type: "stats" }
+  /** Remembers the store the model implies now; "expected-diff" then counts rows changed since. */
+  | { type: "expected-snapshot" }
+  | { type: "expected-diff" }
   | { type: "stop" };
 
 let standIn: GraphStandIn | undefined;
+let expectedBefore: Map<string, string> | undefined;
 
 async function handle(command: StandInCommand): Promise<unknown> {
   switch (command.type) {
@@ -29,6 +34,11 @@ async function handle(command: StandInCommand): Promise<unknown> {
     case "quota":
       standIn!.faults.enforceQuota(command.quota);
       return {};
+    case "expected-snapshot":
+      expectedBefore = expectedRows(standIn!.model);
+      return { rows: expectedBefore.size };
+    case "expected-diff":
+      return diffRows(expectedBefore!, expectedRows(standIn!.model));
     case "stats":
       return { requests: standIn!.graphRequestCount() };
     case "stop":

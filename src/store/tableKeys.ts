@@ -27,13 +27,18 @@ export function bucketOf(objectId: string): string {
   return objectId.slice(0, 2);
 }
 
+/** A member's quarter of a group's Members partitions, from its id's first hex digit. */
+function memberBucket(memberId: string): string {
+  return String(Math.floor(parseInt(memberId.charAt(0), 16) / 4));
+}
+
 /** Keys for each table; every PartitionKey starts with the tenant id, so tenants share tables safely. */
 export const tableKeys = {
   user: (tenantId: string, userId: string) => ({ partitionKey: `${tenantId}_${bucketOf(userId)}`, rowKey: userId }),
   group: (tenantId: string, groupId: string) => ({ partitionKey: `${tenantId}_${bucketOf(groupId)}`, rowKey: groupId }),
   device: (tenantId: string, deviceId: string) => ({ partitionKey: `${tenantId}_${bucketOf(deviceId)}`, rowKey: deviceId }),
-  // 16 partitions per group by the member id's first hex digit, so a 100,000-member group is not one hot partition.
-  member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}_${memberId.charAt(0)}`, rowKey: memberId }),
+  // 4 partitions per group by the member id's first hex digit (0-3, 4-7, 8-b, c-f): a 100,000-member group is no single hot partition, and a small group's rows still batch.
+  member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}_${memberBucket(memberId)}`, rowKey: memberId }),
   // 4,096 partitions by the member id's first three hex digits: one member's rows stay in one partition, and writes still batch across members.
   memberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId.slice(0, 3)}`, rowKey: `${memberId}_${groupId}` }),
   nesting: (tenantId: string, childId: string, parentId: string) => ({ partitionKey: tenantId, rowKey: `${childId}_${parentId}` }),
