@@ -196,7 +196,8 @@ async function main(): Promise<number> {
         if (recording) {
           const apply = composed.store.apply.bind(composed.store);
           composed.store.apply = async (table, operations) => {
-            if (operations.length > 0) recording.write(`${JSON.stringify({ table, operations })}\n`);
+            // One small line per operation: one large string per flush would add its size to the peak being measured.
+            for (const operation of operations) recording.write(`${table}\t${JSON.stringify(operation)}\n`);
             await apply(table, operations);
           };
         }

@@ -11,24 +11,20 @@ const floorWriteConcurrency = 32;
 /** Operations handed to the writer at once; it groups them by partition into 100-row transactions. */
 const floorChunk = 20_000;
 
-/** One line of the recording: a table and the operations one apply() call sent to it. */
-export interface RecordedWrite {
-  table: keyof DirectoryTables;
-  operations: TableOperation[];
-}
 
 async function finalEntities(path: string): Promise<Map<keyof DirectoryTables, Map<string, { partitionKey: string; rowKey: string; properties: EntityProperties }>>> {
   const tables = new Map<keyof DirectoryTables, Map<string, { partitionKey: string; rowKey: string; properties: EntityProperties }>>();
   for await (const line of createInterface({ input: createReadStream(path) })) {
-    if (line === "") continue;
-    const { table, operations } = JSON.parse(line) as RecordedWrite;
+    // Each line: the table, a tab, one operation as JSON.
+    const tab = line.indexOf("\t");
+    if (tab < 0) continue;
+    const table = line.slice(0, tab) as keyof DirectoryTables;
+    const operation = JSON.parse(line.slice(tab + 1)) as TableOperation;
     const rows = tables.get(table) ?? new Map();
     tables.set(table, rows);
-    for (const operation of operations) {
-      const key = `${operation.partitionKey}\u0000${operation.rowKey}`;
-      if (operation.kind === "delete") rows.delete(key);
-      else rows.set(key, { partitionKey: operation.partitionKey, rowKey: operation.rowKey, properties: operation.mode === "Merge" ? { ...rows.get(key)?.properties, ...operation.properties } : operation.properties });
-    }
+    const key = `${operation.partitionKey}\u0000${operation.rowKey}`;
+    if (operation.kind === "delete") rows.delete(key);
+    else rows.set(key, { partitionKey: operation.partitionKey, rowKey: operation.rowKey, properties: operation.mode === "Merge" ? { ...rows.get(key)?.properties, ...operation.properties } : operation.properties });
   }
   return tables;
 }

@@ -148,7 +148,7 @@ export class SyncEngine {
       const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
       const failure = failures.find((error) => !(error instanceof DeadlineReached)) ?? failures[0];
       if (failure !== undefined) throw failure;
-      if (!summary.dryRun) await this.complete(summary, logger, applier, request.allowDeletions === true);
+      if (!summary.dryRun) await this.complete(summary, logger, applier, request.allowDeletions === true, storeEmptyAtStart);
       else {
         await this.planScope(summary, applier, logger);
         await this.checkThreshold(summary, applier.stagedDeletions, request.allowDeletions === true, true);
@@ -307,7 +307,7 @@ export class SyncEngine {
   }
 
   /** After both streams finished: sweep what a full read did not find, apply the scope, recompute closures, then commit the delta links. */
-  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier, allowDeletions: boolean): Promise<void> {
+  private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier, allowDeletions: boolean, firstSync: boolean): Promise<void> {
     const collected = applier.collector;
     const { state } = this.deps;
     const fresh = Object.fromEntries(await Promise.all(this.streams.map(async (stream) => [stream, await state.readCheckpoint(stream)] as const))) as Record<"users" | "groups", StreamCheckpoint> & { devices?: StreamCheckpoint };
@@ -317,7 +317,8 @@ export class SyncEngine {
     }
     const context = this.lateContext();
     const scopeChange = await this.scopeChange();
-    if (scopeChange.changed) await this.applyScopeChange(scopeChange.previous, summary, applier, logger);
+    // The first sync applied the current settings to every object as it read them: nothing stored predates them.
+    if (scopeChange.changed && !firstSync) await this.applyScopeChange(scopeChange.previous, summary, applier, logger);
     // After a full read of either stream any member's state may have changed, so every MemberOf row is rebuilt.
     if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration || scopeChange.changed) await state.markDirty(new Map(), [], true);
     // A changed role mapping takes effect on this run: every user's roles are recomputed from the stored memberships, with no Graph read.
