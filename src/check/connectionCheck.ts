@@ -1,4 +1,5 @@
 // Checks a deployment end to end (settings, Key Vault, Graph token and permissions, Graph reads, Table Storage) and says how to fix each failure.
+import { groupKindOf } from "../directory/directoryObjects";
 import type { TokenCredential } from "@azure/identity";
 import { loadSettings, settingsForTenant, SettingsError, type Settings } from "../config/settings";
 import { createTables } from "../compositionRoot";
@@ -137,7 +138,29 @@ async function checkTenant(settings: Settings, options: ConnectionCheckOptions):
   results.push(...permissionResults(settings, rolesOf(claims), options.requiredPermissions ?? requiredGraphPermissions({ devices: settings.syncDevices }), principal));
   const reads = [["graphUsers", "users"], ["graphGroups", "groups"], ...(settings.syncDevices ? [["graphDevices", "devices"] as const] : [])] as const;
   for (const [check, collection] of reads) results.push(await readOne(settings, token, check, collection));
+  for (const [setting, ids] of [["SCOPE_GROUPS", settings.scope.includeGroups], ["SCOPE_EXCLUDE_GROUPS", settings.scope.excludeGroups]] as const) {
+    for (const id of ids) results.push(await checkScopeGroup(settings, token, setting, id));
+  }
   return results;
+}
+
+/** A scope group that does not exist, or is of a kind not synced, would silently include or exclude nobody. */
+async function checkScopeGroup(settings: Settings, token: string, setting: string, id: string): Promise<CheckResult> {
+  const url = `${settings.graphEndpoint}/v1.0/groups/${id}?$select=id,displayName,groupTypes,mailEnabled,securityEnabled`;
+  try {
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } });
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown> & { error?: { code?: string; message?: string } };
+    if (response.status === 404) return { check: "scope", outcome: "fail", message: `${setting} names group ${id}, which does not exist in tenant ${settings.tenantId}.`, fix: `Correct the id in ${setting}: az ad group show --group "<display name>" --query id -o tsv` };
+    if (!response.ok) return { check: "scope", outcome: "fail", message: `GET /v1.0/groups/${id} answered ${response.status} ${body.error?.code ?? ""}: ${body.error?.message ?? ""}`.trim() };
+    const kind = groupKindOf({ groupTypes: Array.isArray(body.groupTypes) ? (body.groupTypes as string[]) : null, mailEnabled: body.mailEnabled === true, securityEnabled: body.securityEnabled === true });
+    const name = typeof body.displayName === "string" ? body.displayName : id;
+    if (!settings.scope.groupKinds.includes(kind)) {
+      return { check: "scope", outcome: "fail", message: `${setting} names group "${name}" (${id}), a ${kind} group, which SYNC_GROUP_KINDS leaves out: it includes or excludes nobody.`, fix: `Add ${kind} to SYNC_GROUP_KINDS, or name another group.` };
+    }
+    return { check: "scope", outcome: "pass", message: `${setting}: group "${name}" (${id}, ${kind}) exists.` };
+  } catch (error) {
+    return { check: "scope", outcome: "fail", message: `GET ${url} failed: ${errorText(error)}` };
+  }
 }
 
 function permissionResults(settings: Settings, granted: string[], required: readonly string[], principal: string): CheckResult[] {

@@ -26,8 +26,8 @@ Commands:
   suggest-exclusions [--json]          List synced accounts that look like service or system accounts, with globs
                                        for USER_EXCLUDE_PATTERNS and how many accounts each would catch; it only
                                        suggests, it never excludes anyone
-  check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads
-                                       and Table Storage; one line per check with the fix, exit code 1 on any failure
+  check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads,
+                                       the scope groups and Table Storage; one line per check with the fix, exit code 1 on any failure
   demo                                 Run a full and an incremental sync against a built-in sample tenant
                                        (starts Azurite and a local Microsoft Graph stand-in; needs no Azure account)
 

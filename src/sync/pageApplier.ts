@@ -123,7 +123,8 @@ export class PageApplier {
     if (stored) {
       // Without scope groups nothing else can keep a user out, so a filter-held exit is cancelled here.
       if (this.scopeHeldIds.has(id) && !this.scope.usesGroups) this.releasedScopeHolds.push(id);
-      if (this.scope.usesGroups) markDirty(id);
+      // A full read rebuilds every member's rows and scope at its end, so marking each one would only add writes.
+      if (this.scope.usesGroups && context.fullReadGeneration === undefined) markDirty(id);
       return "write";
     }
     if (!this.scope.usesGroups || this.admitted.has(id)) {
@@ -132,7 +133,7 @@ export class PageApplier {
     }
     // Membership decides: the closure admits the user, and the whole object is read by id then.
     this.exclusions.push({ id, objectType: "user", code: "pending", reason: "waiting for the scope groups to be resolved" });
-    markDirty(id);
+    if (context.fullReadGeneration === undefined) markDirty(id);
     return "skip";
   }
 

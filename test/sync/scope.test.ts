@@ -2,8 +2,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Settings } from "../../src/config/settings";
+import { ClientSecretCredential } from "@azure/identity";
+import { runConnectionCheck } from "../../src/check/connectionCheck";
 import { DirectoryModel, type ModelUser } from "../../standin/directoryModel";
-import { startEnvironment, type TestEnvironment } from "../support/testEnvironment";
+import { startEnvironment, standInClient, type TestEnvironment } from "../support/testEnvironment";
 
 let env: TestEnvironment;
 before(async () => {
@@ -243,6 +245,27 @@ describe("test mode and retention with a scope", () => {
     assert.equal(purged.summary.users.purged, 1);
     assert.ok(!(await storedUsers(settings)).has(leaves!.id));
     assert.ok((await activeIds(settings)).has(stays!.id));
+  });
+});
+
+describe("scope check", () => {
+  test("entra-sync check says which scope group does not exist or is of a kind not synced", async () => {
+    const staff = env.model.createGroup({ displayName: "All staff" });
+    const team = env.model.createGroup({ displayName: "Staff team", groupTypes: ["Unified"], mailEnabled: true, securityEnabled: false });
+    const missing = "0badc0de-0000-4000-8000-000000000000";
+    const settings = env.settings();
+    const credential = new ClientSecretCredential(settings.tenantId, standInClient.clientId, standInClient.clientSecret, { authorityHost: settings.authorityHost, disableInstanceDiscovery: true });
+    const report = await runConnectionCheck(
+      { ENTRA_TENANT_ID: settings.tenantId, GRAPH_ENDPOINT: settings.graphEndpoint, AUTHORITY_HOST: settings.authorityHost, DirectoryStorage: env.azurite.connectionString, TABLE_PREFIX: settings.tablePrefix, SCOPE_GROUPS: `${staff.id},${missing}`, SCOPE_EXCLUDE_GROUPS: team.id, SYNC_GROUP_KINDS: "security" },
+      { credential },
+    );
+    const scope = report.results.filter((result) => result.check === "scope");
+    assert.equal(scope.length, 3, JSON.stringify(report.results));
+    assert.match(scope[0]!.message, /SCOPE_GROUPS: group "All staff" .*security\) exists/);
+    assert.equal(scope[1]!.outcome, "fail");
+    assert.match(scope[1]!.message, new RegExp(`SCOPE_GROUPS names group ${missing}, which does not exist`));
+    assert.match(scope[2]!.message, /SCOPE_EXCLUDE_GROUPS names group "Staff team" .*a microsoft365 group, which SYNC_GROUP_KINDS leaves out/);
+    assert.equal(report.ok, false);
   });
 });
 
