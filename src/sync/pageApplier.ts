@@ -212,7 +212,7 @@ export class PageApplier {
         this.note("membershipAdded", `${change.memberId} (${change.memberType}) to ${change.groupId}`, page, change.memberId, change.groupId);
         memberOps.push({ kind: "upsert", mode: "Replace", ...member, properties: { memberType: change.memberType, active: true, gen: context.fullReadGeneration ?? "" } });
         if (full) this.collector?.add(change.groupId, change.memberId, change.memberType);
-        if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true } });
+        if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true, active: true } });
       }
       if (change.memberType === "group") {
         nestingOps.push(change.removed ? { kind: "delete", ...nesting } : { kind: "upsert", mode: "Replace", ...nesting, properties: {} });

@@ -309,3 +309,18 @@ describe("user filters", () => {
     assert.ok(!(await activeIds(exclude)).has(disabled.id));
   });
 });
+
+describe("consumer flags", () => {
+  test("a membership added incrementally carries active: true on its MemberOf row, as consumers query it", async () => {
+    const settings = env.settings();
+    await env.compose(settings).engine.run();
+    const group = env.model.createGroup({ displayName: "Added later" });
+    const [member] = live();
+    env.model.addMember(group.id, member!.id);
+    await env.compose(settings).engine.run();
+    const rows: Array<Record<string, unknown>> = [];
+    for await (const entity of env.compose(settings).tables.memberOf.listEntities<Record<string, unknown>>()) if (String(entity.rowKey) === `${member!.id}_${group.id}`) rows.push(entity);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.active, true);
+  });
+});
