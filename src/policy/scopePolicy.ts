@@ -91,9 +91,6 @@ export class ScopePolicy {
     return kind !== undefined && (this.settings.groupKinds as string[]).includes(kind);
   }
 
-  /** The user filters need these properties; an update that lacks one is decided after the user is read in full. */
-  readonly filterProperties = ["userType", "accountEnabled", "userPrincipalName", "mail"] as const;
-
   /** Whether a group, by its stored (flattened) properties, is of a kind that is synced. */
   groupKindSynced(flat: Record<string, string | boolean | null>): boolean {
     return this.settings.groupKinds.includes(groupDerived(flat).kind as GroupKind);

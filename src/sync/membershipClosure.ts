@@ -1,6 +1,6 @@
 // Recomputes MemberOf rows: each member's direct groups and the groups it inherits through nesting, cycles tolerated.
 import type { MemberType } from "../directory/directoryObjects";
-import { memberOfEntity, sameMemberOfRow, type MemberOfRow } from "../store/directoryEntities";
+import { memberOfEntity, sameMemberOfRow, type MemberOfRow, type StoredObject } from "../store/directoryEntities";
 import type { DirectoryStore } from "../store/directoryStore";
 import type { ClosureWork } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
@@ -32,6 +32,10 @@ export class MembershipCollector {
 /** What a stored user is to the scope: in it, soft-deleted in Entra, or marked deleted because it left the scope. */
 export type StoredUserState = "active" | "deleted" | "outOfScope";
 
+export function storedUserState(user: StoredObject): StoredUserState {
+  return user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active";
+}
+
 /** Group scope for the closure: who counts as in scope, and where its decisions go. */
 export interface ClosureScope {
   policy: ScopePolicy;
@@ -43,7 +47,6 @@ export interface ClosureScope {
   /** The user filters were widened since the last run: users they left out are read again. */
   filtersWidened: boolean;
   listUsers(): AsyncIterable<{ id: string; state: StoredUserState }>;
-  readUsers(ids: string[]): Promise<Map<string, StoredUserState>>;
   listExclusions(): AsyncIterable<Exclusion>;
   readExclusions(ids: string[]): Promise<Map<string, Exclusion>>;
   /** Decisions, applied by the engine after the closure: users to read by id and admit, users leaving, exclusions to record. */
@@ -238,7 +241,7 @@ export class MembershipClosure {
       this.reconcile(memberId, desired, existing, direct);
       const user = memberType === "user" ? users.get(memberId) : undefined;
       if (user) this.reconcileRoles(memberId, desired, user.roles);
-      if (memberType === "user") this.decideScope(memberId, direct, user ? (user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active") : undefined, exclusions.get(memberId));
+      if (memberType === "user") this.decideScope(memberId, direct, user && storedUserState(user), exclusions.get(memberId));
       if (this.memberOfOps.length >= flushEvery) await this.flush();
     });
   }

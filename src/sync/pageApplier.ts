@@ -98,9 +98,15 @@ export class PageApplier {
     this.exclusions = [];
     this.inclusions = [];
     if (context.dryRun) return;
-    if (exclusions.length > 0) this.exclusionsExist = true;
-    await this.state.saveExclusions(exclusions);
+    await this.saveExclusions(exclusions);
     await this.state.removeExclusions(inclusions);
+  }
+
+  /** Records exclusions (id and reason only); once one exists, objects coming back have theirs removed. */
+  async saveExclusions(exclusions: Exclusion[]): Promise<void> {
+    if (exclusions.length === 0) return;
+    this.exclusionsExist = true;
+    await this.state.saveExclusions(exclusions);
   }
 
   /** Whether a user upsert is written, and otherwise what happens to it: left out, held for leaving the scope, or decided later. */

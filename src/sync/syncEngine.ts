@@ -13,7 +13,7 @@ import type { StreamCheckpoint, SyncStateStore } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { StoreMetrics, TableOperation } from "../store/tableWriter";
 import type { Logger } from "../logging/logger";
-import { MembershipClosure, MembershipCollector, type ClosureScope, type StoredUserState } from "./membershipClosure";
+import { MembershipClosure, MembershipCollector, storedUserState, type ClosureScope } from "./membershipClosure";
 import { ScopePolicy, type ScopeSettings } from "../policy/scopePolicy";
 import { parseGroupPage as parseGroups, parseUserPage as parseUsers } from "../graph/deltaParsing";
 import { forEachConcurrently } from "./concurrency";
@@ -88,7 +88,12 @@ const defaultWriteBufferOperations = 20_000;
 class DeadlineReached extends Error {}
 
 export class SyncEngine {
-  constructor(private readonly deps: SyncEngineDependencies) {}
+  /** Which users and groups are synced; everything when the dependencies name no policy. */
+  private readonly scope: ScopePolicy;
+
+  constructor(private readonly deps: SyncEngineDependencies) {
+    this.scope = deps.scope ?? new ScopePolicy();
+  }
 
   async run(request: SyncRequest = {}): Promise<SyncResult> {
     const { store, state, runLog, tenantId } = this.deps;
@@ -302,10 +307,6 @@ export class SyncEngine {
     logger.info(`Full read of devices did not find ${gone.length} stored devices; removed them`);
   }
 
-  private get scope(): ScopePolicy {
-    return this.deps.scope ?? new ScopePolicy();
-  }
-
   /** After both streams finished: sweep what a full read did not find, apply the scope, recompute closures, then commit the delta links. */
   private async complete(summary: SyncRunSummary, logger: ReturnType<Logger["child"]>, applier: PageApplier, allowDeletions: boolean, firstSync: boolean): Promise<void> {
     const collected = applier.collector;
@@ -318,7 +319,7 @@ export class SyncEngine {
     const context = this.lateContext();
     const scopeChange = await this.scopeChange();
     // The first sync applied the current settings to every object as it read them: nothing stored predates them.
-    if (scopeChange.changed && !firstSync) await this.applyScopeChange(scopeChange.previous, summary, applier, logger);
+    if (scopeChange.changed && !firstSync) await this.applyScopeChange(scopeChange.widened, summary, applier, logger);
     // After a full read of either stream any member's state may have changed, so every MemberOf row is rebuilt.
     if (fresh.groups.fullReadGeneration || fresh.users.fullReadGeneration || scopeChange.changed) await state.markDirty(new Map(), [], true);
     // A changed role mapping takes effect on this run: every user's roles are recomputed from the stored memberships, with no Graph read.
@@ -354,7 +355,7 @@ export class SyncEngine {
     if (work.members.size > 0 || work.groups.size > 0) {
       const closureScope = this.scope.usesGroups ? await this.closureScope(applier, false, summary) : undefined;
       await new MembershipClosure(this.deps.store, summary, roleMapping, manageRoles, (message) => logger.info(message), closureScope).run(work);
-      if (closureScope) await this.deps.state.saveExclusions(closureScope.exclusions);
+      if (closureScope) await applier.saveExclusions(closureScope.exclusions);
       await state.clearClosureWork(work);
     }
     if (mappingChanged) await state.saveMarker("roleMapping", mappingHash);
@@ -370,16 +371,16 @@ export class SyncEngine {
   }
 
   /** The scope settings the last completed run applied, against the current ones. */
-  private async scopeChange(): Promise<{ changed: boolean; widened: boolean; previous: ScopeSettings | undefined; current: string }> {
+  private async scopeChange(): Promise<{ changed: boolean; widened: boolean; current: string }> {
     const current = JSON.stringify(this.scope.settings);
     const stored = await this.deps.state.readMarker("scope");
     const previous = stored ? (JSON.parse(stored) as ScopeSettings) : new ScopePolicy().settings;
     const changed = new ScopePolicy(previous).hash() !== this.scope.hash();
-    return { changed, widened: changed && ScopePolicy.filtersWidened(previous, this.scope.settings), previous, current };
+    return { changed, widened: changed && ScopePolicy.filtersWidened(previous, this.scope.settings), current };
   }
 
   /** New scope settings: stored users and groups are checked against them; ones they now leave out exit, ones they let in are read by id. */
-  private async applyScopeChange(previous: ScopeSettings | undefined, summary: SyncRunSummary, applier: PageApplier, logger: ReturnType<Logger["child"]>): Promise<void> {
+  private async applyScopeChange(widened: boolean, summary: SyncRunSummary, applier: PageApplier, logger: ReturnType<Logger["child"]>): Promise<void> {
     const { store, state, tenantId } = this.deps;
     const context = this.lateContext(summary.dryRun);
     logger.info("The scope settings changed since the last run; every user and group is checked against them");
@@ -403,7 +404,6 @@ export class SyncEngine {
       groupOps.push({ kind: "delete", ...tableKeys.group(tenantId, group.id) });
       dirtyGroups.push(group.id);
     }
-    const widened = ScopePolicy.filtersWidened(previous, this.scope.settings);
     const groupsBack: string[] = [];
     for await (const exclusion of state.listExclusions()) {
       // Users the filters left out may pass now; without scope groups they are read again here, with them the closure decides.
@@ -412,8 +412,7 @@ export class SyncEngine {
       if (exclusion.objectType === "group" && exclusion.code === "kind" && this.scope.kindNowSynced(exclusion.reason)) groupsBack.push(exclusion.id);
     }
     if (summary.dryRun) return;
-    await state.saveExclusions(exclusions);
-    if (exclusions.length > 0) applier.exclusionsExist = true;
+    await applier.saveExclusions(exclusions);
     await state.markDirty(new Map(), dirtyGroups);
     await store.apply("groups", groupOps);
     // Groups of a kind now synced come back whole, with their members, from a delta query filtered by id.
@@ -435,7 +434,6 @@ export class SyncEngine {
       for (const id of ids) if (!groupNames.has(id) && !summary.warnings.some((warning) => warning.includes(id))) addWarning(summary, `${setting} names group ${id}, which is not a synced group: not found, deleted, or of a kind SYNC_GROUP_KINDS leaves out. It includes or excludes nobody.`);
     }
     if (this.scope.requiresInclusion && include.size === 0) addWarning(summary, "No group matches SCOPE_GROUPS or SCOPE_GROUP_NAME_PATTERNS: no user is in the scope.");
-    const stateOf = (user: StoredObject): StoredUserState => (user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active");
     return {
       policy: this.scope,
       include,
@@ -444,9 +442,8 @@ export class SyncEngine {
       scopeHeld: applier.scopeHeldIds,
       filtersWidened,
       listUsers: async function* () {
-        for await (const user of store.listObjects("users", undefined, ["RowKey", "deleted", "deletedReason"])) yield { id: user.id, state: stateOf(user) };
+        for await (const user of store.listObjects("users", undefined, ["RowKey", "deleted", "deletedReason"])) yield { id: user.id, state: storedUserState(user) };
       },
-      readUsers: async (ids) => new Map([...(await store.readObjects("users", ids))].map(([id, user]) => [id, stateOf(user)])),
       listExclusions: () => state.listExclusions(),
       readExclusions: (ids) => state.readExclusions(ids),
       admit: new Set(),
@@ -458,16 +455,21 @@ export class SyncEngine {
 
   /** Records the closure's scope decisions: exclusions, released holds, and exits staged for the threshold check. */
   private async applyScopeDecisions(scope: ClosureScope, applier: PageApplier, context: PageContext): Promise<void> {
-    const { store, state } = this.deps;
-    const exiting = await store.readObjects("users", scope.exits.map((exit) => exit.id));
-    for (const exit of scope.exits) applier.leaveScope(exit.id, exiting.get(exit.id)?.properties ?? {}, exit.why, context, undefined);
-    for (const id of scope.admit) applier.toFetch.add(id);
-    for (const id of scope.admit) applier.admitted.add(id);
+    await this.stageExits(scope.exits, applier, context);
+    for (const id of scope.admit) {
+      applier.toFetch.add(id);
+      applier.admitted.add(id);
+    }
     if (context.dryRun) return;
-    await state.saveExclusions(scope.exclusions);
-    if (scope.exclusions.length > 0) applier.exclusionsExist = true;
-    await state.releaseHolds(scope.released);
+    await applier.saveExclusions(scope.exclusions);
+    await this.deps.state.releaseHolds(scope.released);
     for (const id of scope.released) applier.scopeHeldIds.delete(id);
+  }
+
+  /** Stages the closure's scope exits for the threshold check, named from their stored rows (the first `named` of them). */
+  private async stageExits(exits: ClosureScope["exits"], applier: PageApplier, context: PageContext, named = exits.length): Promise<void> {
+    const stored = await this.deps.store.readObjects("users", exits.slice(0, named).map((exit) => exit.id));
+    for (const exit of exits) applier.leaveScope(exit.id, stored.get(exit.id)?.properties ?? {}, exit.why, context, undefined);
   }
 
   /** Users entering the scope, or seen only in part, are read whole by id and applied like a delta page. */
@@ -488,12 +490,12 @@ export class SyncEngine {
   /** A dry run with scope groups: the closure decides on the stored memberships and reports, writing nothing. */
   private async planScope(summary: SyncRunSummary, applier: PageApplier, logger: ReturnType<Logger["child"]>): Promise<void> {
     const scopeChange = await this.scopeChange();
-    if (scopeChange.changed) await this.applyScopeChange(scopeChange.previous, summary, applier, logger);
+    if (scopeChange.changed) await this.applyScopeChange(scopeChange.widened, summary, applier, logger);
     if (!this.scope.usesGroups) return;
     const closureScope = await this.closureScope(applier, scopeChange.widened, summary);
     await new MembershipClosure(this.deps.store, { ...summary, transitive: { added: 0, removed: 0 }, memberships: { ...summary.memberships }, roles: { changed: 0 } }, new Map(), false, undefined, closureScope, true).run({ all: true, members: new Map(), groups: new Set() });
-    const exiting = await this.deps.store.readObjects("users", closureScope.exits.slice(0, 50).map((exit) => exit.id));
-    for (const exit of closureScope.exits) applier.leaveScope(exit.id, exiting.get(exit.id)?.properties ?? {}, exit.why, this.lateContext(true), undefined);
+    // Names are read only for the plan's sample: a dry run holds nothing.
+    await this.stageExits(closureScope.exits, applier, this.lateContext(true), 50);
     summary.scope.entered += closureScope.admit.size;
     for (const id of [...closureScope.admit].slice(0, 10)) applier.notePlan("userEnteredScope", `${id}: would be read by id and enter the scope`);
     for (const exclusion of closureScope.exclusions.slice(0, 10)) applier.notePlan("userExcluded", `${exclusion.id}: ${exclusion.reason}`);
