@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { directoryTableNames } from "../src/store/tableNames";
+import { diffRows } from "../standin/expectedStore";
 
 /** The tables a consumer reads; checkpoints and run records are bookkeeping, not directory content. */
 const directoryTables = ["users", "groups", "members", "memberOf", "nesting"] as const;
@@ -37,18 +38,7 @@ async function read(path: string): Promise<Map<string, string>> {
 }
 
 async function diff(before: string, after: string): Promise<void> {
-  const a = await read(before);
-  const b = await read(after);
-  let added = 0;
-  let changed = 0;
-  let removed = 0;
-  for (const [key, digest] of b) {
-    const earlier = a.get(key);
-    if (earlier === undefined) added++;
-    else if (earlier !== digest) changed++;
-  }
-  for (const key of a.keys()) if (!b.has(key)) removed++;
-  process.stdout.write(`${JSON.stringify({ added, changed, removed, total: added + changed + removed })}\n`);
+  process.stdout.write(`${JSON.stringify(diffRows(await read(before), await read(after)))}\n`);
 }
 
 const [command, ...args] = process.argv.slice(2);

@@ -207,6 +207,17 @@ function sameValue(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** A copy of `current` with the patch's changed properties (arrays copied too), so snapshots taken earlier keep the old values. */
+function patched<T extends object, K extends keyof T & string>(current: T, names: readonly K[], patch: Partial<Pick<T, K>>): { next: T; changed: K[] } {
+  const changed = names.filter((name) => name in patch && patch[name] !== undefined && !sameValue(patch[name], current[name]));
+  const next: T = { ...current };
+  for (const name of changed) {
+    const value = patch[name];
+    (next as Record<string, unknown>)[name] = Array.isArray(value) ? [...value] : value;
+  }
+  return { next, changed };
+}
+
 export class DirectoryModel {
   readonly users = new Map<string, ModelUser>();
   readonly groups = new Map<string, ModelGroup>();
@@ -375,11 +386,8 @@ export class DirectoryModel {
 
   /** Replaces the user object (copy on write) so snapshots taken earlier keep the old values. */
   updateUser(id: string, patch: Partial<Omit<ModelUser, "id" | "deleted">>): void {
-    const current = this.liveUser("updateUser", id);
-    const changed = userProperties.filter((name) => name in patch && patch[name] !== undefined && !sameValue(patch[name], current[name]));
+    const { next, changed } = patched(this.liveUser("updateUser", id), userProperties, patch);
     if (changed.length === 0) return;
-    const next: ModelUser = { ...current };
-    for (const name of changed) (next as unknown as Record<string, unknown>)[name] = patch[name];
     this.users.set(id, next);
     this.record({ op: "updated", kind: "user", id, properties: changed });
   }
@@ -431,14 +439,8 @@ export class DirectoryModel {
   }
 
   updateGroup(id: string, patch: Partial<Omit<ModelGroup, "id" | "deleted">>): void {
-    const current = this.liveGroup("updateGroup", id);
-    const changed = groupProperties.filter((name) => name in patch && patch[name] !== undefined && !sameValue(patch[name], current[name]));
+    const { next, changed } = patched(this.liveGroup("updateGroup", id), groupProperties, patch);
     if (changed.length === 0) return;
-    const next: ModelGroup = { ...current };
-    for (const name of changed) {
-      const value = patch[name];
-      (next as unknown as Record<string, unknown>)[name] = Array.isArray(value) ? [...value] : value;
-    }
     this.groups.set(id, next);
     this.record({ op: "updated", kind: "group", id, properties: changed });
   }
@@ -513,10 +515,8 @@ export class DirectoryModel {
   updateDevice(id: string, patch: Partial<Omit<ModelDevice, "id">>): void {
     const current = this.devices.get(id);
     if (!current) throw new Error(`updateDevice: device '${id}' does not exist`);
-    const changed = deviceProperties.filter((name) => name in patch && patch[name] !== undefined && !sameValue(patch[name], current[name]));
+    const { next, changed } = patched(current, deviceProperties, patch);
     if (changed.length === 0) return;
-    const next: ModelDevice = { ...current };
-    for (const name of changed) (next as unknown as Record<string, unknown>)[name] = patch[name];
     this.devices.set(id, next);
     this.record({ op: "updated", kind: "device", id, properties: changed });
   }

@@ -98,7 +98,7 @@ export function expectedRows(model: DirectoryModel): Map<string, string> {
   return rows;
 }
 
-/** Rows added, changed and removed between two expectations. */
+/** Rows added, changed and removed between two keyed row sets (expectations here, store digests in bench/storeDigest.ts). */
 export function diffRows(before: Map<string, string>, after: Map<string, string>): { added: number; changed: number; removed: number; total: number } {
   let added = 0;
   let changed = 0;
