@@ -15,6 +15,7 @@ import type { SyncRunSummary } from "../src/sync/syncRun";
 import { startAzurite } from "../standin/azuriteProcess";
 import { relaunchTrustingStandIn } from "../standin/trustedRelaunch";
 import type { StandInCommand } from "./standInProcess";
+import type { RowsChanged } from "../standin/expectedStore";
 
 const benchClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
 
@@ -52,6 +53,7 @@ function parseOptions() {
       out: { type: "string" },
       "skip-floor": { type: "boolean", default: false },
       "write-concurrency": { type: "string", default: "8" },
+      "write-buffer": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -74,6 +76,7 @@ function parseOptions() {
     out: values.out,
     skipFloor: values["skip-floor"],
     writeConcurrency: number("write-concurrency", values["write-concurrency"], 1),
+    writeBufferOperations: values["write-buffer"] === undefined ? undefined : number("write-buffer", values["write-buffer"], 100),
   };
 }
 
@@ -132,7 +135,7 @@ async function rawRead(settings: Settings, credential: ClientSecretCredential): 
 async function main(): Promise<number> {
   const options = parseOptions();
   if (options.help) {
-    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--memberships-per-user 10] [--write-concurrency 8] [--out FILE] [--skip-floor]\n");
+    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--memberships-per-user 10] [--write-concurrency 8] [--write-buffer OPERATIONS] [--out FILE] [--skip-floor]\n");
     return 0;
   }
   const relaunched = relaunchTrustingStandIn();
@@ -156,7 +159,7 @@ async function main(): Promise<number> {
       standInProcess.send({ id, command });
     });
 
-  const azurite = await startAzurite();
+  let azurite = await startAzurite();
   try {
     const tenant = await ask<{ url: string; tenantId: string; users: number; groups: number; memberships: number; generatedMs: number }>({
       type: "start",
@@ -177,6 +180,7 @@ async function main(): Promise<number> {
       compose(settings, {
         logger: createLogger((_level, message) => log(`    ${new Date().toISOString().slice(11, 19)} ${message} (${memoryNow()})`)),
         credential,
+        writeBufferOperations: options.writeBufferOperations,
         onProgress: (progress) => {
           if (Date.now() - lastProgress < 2000) return;
           lastProgress = Date.now();
@@ -188,10 +192,10 @@ async function main(): Promise<number> {
     // The full sync's writes are recorded, so the write floor can replay its final entities without reading a million rows back (Azurite sorts the whole table for every page of a query).
     const recordingDir = mkdtempSync(join(tmpdir(), "bench-floor-"));
     const recordingPath = join(recordingDir, "writes.jsonl");
-    const runPhase = async (phase: string, record = false) => {
+    const runPhase = async (phase: string, recordTo?: string) => {
       log(`  ${phase}…`);
       // Written synchronously, a thousand operations at a time: a stream would queue a whole flush's lines in the heap being measured.
-      const recording = record && !options.skipFloor ? openSync(recordingPath, "w") : undefined;
+      const recording = recordTo === undefined ? undefined : openSync(recordTo, "w");
       const engineOf = () => {
         const composed = composition();
         if (recording !== undefined) {
@@ -212,7 +216,7 @@ async function main(): Promise<number> {
       log(`  ${phase}: ${row.status} in ${(wallMs / 1000).toFixed(1)} s, ${row.graphRequests} Graph requests, ${row.entitiesWritten} entities written`);
       return result.summary;
     };
-    await runPhase("full sync", true);
+    await runPhase("full sync", options.skipFloor ? undefined : recordingPath);
     await runPhase("no-op incremental");
     // The model's view is taken before the churn changes it; the store's, before the churn run reads it.
     if (options.churnTruth === "model") {
@@ -221,7 +225,7 @@ async function main(): Promise<number> {
     }
     const churn = await ask<Record<string, number>>({ type: "churn", fraction: options.churn, seed: options.seed + 1 });
     log(`  churn applied: ${JSON.stringify(churn)}`);
-    let rowsChanged: { added: number; changed: number; removed: number; total: number };
+    let rowsChanged: RowsChanged & { writes?: Record<string, { operations: number; rowsTouched: number; rowsTouchedUnchanged: number; sample: string[] }> };
     let churnSummary: SyncRunSummary;
     if (options.churnTruth === "store") {
       // Rows that really changed are counted by diffing digests of every directory row, taken in another process.
@@ -229,10 +233,11 @@ async function main(): Promise<number> {
       const digest = (...args: string[]) => promisify(execFile)(process.execPath, ["--max-old-space-size=8192", resolve(__dirname, "storeDigest.js"), ...args], { maxBuffer: 1 << 20 });
       log("  digesting the store before the churn run…");
       await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "before"));
-      churnSummary = await runPhase(`${options.churn * 100}% churn incremental`);
+      // The churn run's writes are recorded too, so each table's writes can be set against its changed rows.
+      churnSummary = await runPhase(`${options.churn * 100}% churn incremental`, join(digestDir, "writes"));
       log("  digesting the store after the churn run…");
       await digest("snapshot", azurite.connectionString, settings.tablePrefix, join(digestDir, "after"));
-      rowsChanged = JSON.parse((await digest("diff", join(digestDir, "before"), join(digestDir, "after"))).stdout) as typeof rowsChanged;
+      rowsChanged = JSON.parse((await digest("diff", join(digestDir, "before"), join(digestDir, "after"), join(digestDir, "writes"))).stdout) as typeof rowsChanged;
       rmSync(digestDir, { recursive: true, force: true });
     } else {
       // Azurite sorts a whole table for every page of a query, so reading back a million rows takes hours; the model says what the store must hold.
@@ -244,7 +249,10 @@ async function main(): Promise<number> {
     if (!options.skipFloor) {
       log("  floor: raw read of both delta streams…");
       const read = await measured(() => rawRead(settings, credential));
-      log("  floor: copying the final entities with the best batching…");
+      // Into a fresh Azurite, as the full sync had: one holding both copies (4 million entities at 100,000 users) runs out of memory.
+      log("  floor: starting an empty Azurite, then copying the final entities with the best batching…");
+      await azurite.stop();
+      azurite = await startAzurite();
       const floorRun = promisify(execFile)(process.execPath, ["--max-old-space-size=8192", resolve(__dirname, "floorWriter.js"), recordingPath, azurite.connectionString, "floor"], { maxBuffer: 1 << 20 });
       floorRun.child.stderr?.on("data", (chunk: Buffer) => process.stdout.write(chunk));
       const written = JSON.parse((await floorRun).stdout) as { entities: number; writeMs: number; transactions: number };
@@ -269,6 +277,14 @@ async function main(): Promise<number> {
       `churn: rows that really changed ${rowsChanged.total} (${rowsChanged.added} added, ${rowsChanged.changed} changed, ${rowsChanged.removed} removed); ` +
         `the run wrote ${churnWritten} entities = ${(churnWritten / Math.max(1, rowsChanged.total)).toFixed(2)}× the changed rows`,
     );
+    for (const [name, counts] of Object.entries(rowsChanged.byTable)) {
+      const writes = rowsChanged.writes?.[name];
+      table.push(`  ${name.padEnd(9)} ${String(counts.total).padStart(7)} changed${writes ? `, ${writes.operations} written to ${writes.rowsTouched} rows, ${writes.rowsTouchedUnchanged} of them unchanged` : ""}`);
+    }
+    for (const [name, writes] of Object.entries(rowsChanged.writes ?? {})) {
+      if (!(name in rowsChanged.byTable)) table.push(`  ${name.padEnd(9)}       0 changed, ${writes.operations} written to ${writes.rowsTouched} rows, ${writes.rowsTouchedUnchanged} of them unchanged`);
+      for (const line of writes.sample) table.push(`      e.g. ${line}`);
+    }
     process.stdout.write(`${table.join("\n")}\n`);
 
     const report = {

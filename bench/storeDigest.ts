@@ -37,12 +37,48 @@ async function read(path: string): Promise<Map<string, string>> {
   return rows;
 }
 
-async function diff(before: string, after: string): Promise<void> {
-  process.stdout.write(`${JSON.stringify(diffRows(await read(before), await read(after)))}\n`);
+/** What a run's writes did to each table: operations, rows they touched, and touched rows whose content did not change. */
+interface WritesAgainstChanges {
+  operations: number;
+  rowsTouched: number;
+  rowsTouchedUnchanged: number;
+  /** A few unchanged rows that were written, and by which operations, to show where writes go to waste. */
+  sample: string[];
+}
+
+async function writesOf(path: string, changed: Set<string>): Promise<Record<string, WritesAgainstChanges>> {
+  const touched = new Map<string, string[]>();
+  const byTable: Record<string, WritesAgainstChanges> = {};
+  for await (const line of createInterface({ input: createReadStream(path) })) {
+    const tab = line.indexOf("\t");
+    if (tab < 0) continue;
+    const table = line.slice(0, tab);
+    const operation = JSON.parse(line.slice(tab + 1)) as { kind: string; mode?: string; partitionKey: string; rowKey: string; properties?: object };
+    (byTable[table] ??= { operations: 0, rowsTouched: 0, rowsTouchedUnchanged: 0, sample: [] }).operations++;
+    const key = `${table}|${operation.partitionKey}|${operation.rowKey}`;
+    const list = touched.get(key) ?? [];
+    list.push(operation.kind === "delete" ? "delete" : `${operation.mode ?? "upsert"} ${JSON.stringify(operation.properties)}`);
+    touched.set(key, list);
+  }
+  for (const [key, operations] of touched) {
+    const counts = byTable[key.slice(0, key.indexOf("|"))]!;
+    counts.rowsTouched++;
+    if (changed.has(key)) continue;
+    counts.rowsTouchedUnchanged++;
+    if (counts.sample.length < 5) counts.sample.push(`${key}: ${operations.join("; ")}`);
+  }
+  return byTable;
+}
+
+/** Rows changed between two digests; with a run's recorded writes, also how many of those writes changed nothing. */
+async function diff(before: string, after: string, writes?: string): Promise<void> {
+  const changed = new Set<string>();
+  const rows = diffRows(await read(before), await read(after), (key) => changed.add(key));
+  process.stdout.write(`${JSON.stringify({ ...rows, writes: writes ? await writesOf(writes, changed) : undefined })}\n`);
 }
 
 const [command, ...args] = process.argv.slice(2);
-const done = command === "snapshot" ? snapshot(args[0]!, args[1]!, args[2]!) : command === "diff" ? diff(args[0]!, args[1]!) : Promise.reject(new Error("usage: storeDigest snapshot CONN PREFIX OUT | diff BEFORE AFTER"));
+const done = command === "snapshot" ? snapshot(args[0]!, args[1]!, args[2]!) : command === "diff" ? diff(args[0]!, args[1]!, args[2]) : Promise.reject(new Error("usage: storeDigest snapshot CONN PREFIX OUT | diff BEFORE AFTER [WRITES]"));
 done.catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);

@@ -98,16 +98,32 @@ export function expectedRows(model: DirectoryModel): Map<string, string> {
   return rows;
 }
 
-/** Rows added, changed and removed between two keyed row sets (expectations here, store digests in bench/storeDigest.ts). */
-export function diffRows(before: Map<string, string>, after: Map<string, string>): { added: number; changed: number; removed: number; total: number } {
-  let added = 0;
-  let changed = 0;
-  let removed = 0;
+export interface RowCounts {
+  added: number;
+  changed: number;
+  removed: number;
+  total: number;
+}
+
+export type RowsChanged = RowCounts & { byTable: Record<string, RowCounts> };
+
+/** Rows added, changed and removed between two keyed row sets (expectations here, store digests in bench/storeDigest.ts), in all and per table (the key up to its first '|'). */
+export function diffRows(before: Map<string, string>, after: Map<string, string>, onChange?: (key: string) => void): RowsChanged {
+  const all: RowCounts = { added: 0, changed: 0, removed: 0, total: 0 };
+  const byTable: Record<string, RowCounts> = {};
+  const count = (key: string, kind: "added" | "changed" | "removed") => {
+    const table = (byTable[key.slice(0, key.indexOf("|"))] ??= { added: 0, changed: 0, removed: 0, total: 0 });
+    for (const counts of [all, table]) {
+      counts[kind]++;
+      counts.total++;
+    }
+    onChange?.(key);
+  };
   for (const [key, line] of after) {
     const earlier = before.get(key);
-    if (earlier === undefined) added++;
-    else if (earlier !== line) changed++;
+    if (earlier === undefined) count(key, "added");
+    else if (earlier !== line) count(key, "changed");
   }
-  for (const key of before.keys()) if (!after.has(key)) removed++;
-  return { added, changed, removed, total: added + changed + removed };
+  for (const key of before.keys()) if (!after.has(key)) count(key, "removed");
+  return { ...all, byTable };
 }

@@ -211,8 +211,8 @@ export class PageApplier {
         this.summary.memberships.removed++;
         this.note("membershipRemoved", `${change.memberId} from ${change.groupId}`, page, change.memberId, change.groupId);
         memberOps.push({ kind: "delete", ...member });
-        // The MemberOf row may also stand through nesting; the closure step decides whether it goes.
-        if (!full) memberOfOps.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { direct: false, directActive: false } });
+        // Deleted outright: the closure that follows writes it back only if nesting still reaches the group, so a removal costs one write, not two.
+        if (!full) memberOfOps.push({ kind: "delete", ...memberOf });
       } else {
         this.summary.memberships.added++;
         this.note("membershipAdded", `${change.memberId} (${change.memberType}) to ${change.groupId}`, page, change.memberId, change.groupId);

@@ -140,6 +140,30 @@ describe("sync engine", () => {
     assert.equal((await env.compose(settings).store.listMemberOf(user.id)).some((row) => row.groupId === top.id), false);
     assertStoreMatches(await env.compose(settings).store.snapshot(), model);
   });
+
+  test("a removed membership costs one write per row it changes, and stays as inherited where nesting still reaches the group", async () => {
+    const settings = env.settings();
+    const model = env.model;
+    const outer = model.createGroup({ displayName: "Whole school" });
+    const inner = model.createGroup({ displayName: "Year 9" });
+    const [direct, both] = [...model.users.values()].filter((candidate) => !candidate.deleted).slice(30, 32);
+    model.addMember(outer.id, inner.id);
+    model.addMember(inner.id, both!.id);
+    model.addMember(outer.id, both!.id);
+    model.addMember(outer.id, direct!.id);
+    await sync(env.compose(settings));
+    model.removeMember(outer.id, direct!.id);
+    const run = await sync(env.compose(settings));
+    assert.equal(run.status, "succeeded", run.error);
+    // Its Members row and its MemberOf row go: two rows, two writes.
+    assert.equal(run.directoryWrites.entitiesWritten + run.directoryWrites.entitiesDeleted, 2);
+    model.removeMember(outer.id, both!.id);
+    assert.equal((await sync(env.compose(settings))).status, "succeeded");
+    const bothRow = (await env.compose(settings).store.listMemberOf(both!.id)).find((row) => row.groupId === outer.id);
+    assert.deepEqual([bothRow?.direct, bothRow?.inherited], [false, true]);
+    assert.equal((await env.compose(settings).store.listMemberOf(direct!.id)).some((row) => row.groupId === outer.id), false);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), model);
+  });
 });
 
 describe("deletion policy", () => {
