@@ -81,8 +81,8 @@ export interface SyncEngineDependencies {
   credentialHealth?: () => Promise<string[]>;
 }
 
-/** Operations a full read buffers before it writes them: large transactions, and a few MB of memory. */
-const defaultWriteBufferOperations = 20_000;
+/** Operations a full read buffers per stream before it writes them: at 20,000 the peak RSS was 347 MB at 20,000 users, at 5,000 255 MB, in the same time. */
+const defaultWriteBufferOperations = 5_000;
 
 /** Thrown inside a stream when the run's deadline passed; the checkpoint is already saved. */
 class DeadlineReached extends Error {}
