@@ -6,8 +6,6 @@ import { createTables } from "../src/compositionRoot";
 import type { DirectoryTables } from "../src/store/directoryStore";
 import { emptyStoreMetrics, TableWriter, type EntityProperties, type TableOperation } from "../src/store/tableWriter";
 
-/** Transactions in flight: well past where Azurite stops getting faster on two cores. */
-const floorWriteConcurrency = 32;
 /** Operations handed to the writer at once; it groups them by partition into 100-row transactions. */
 const floorChunk = 20_000;
 
@@ -30,11 +28,11 @@ async function finalEntities(path: string): Promise<Map<keyof DirectoryTables, M
 }
 
 async function main(): Promise<void> {
-  const [recording, connectionString, prefix] = process.argv.slice(2);
+  const [recording, connectionString, prefix, concurrency] = process.argv.slice(2);
   const tables = await finalEntities(recording!);
   const to = createTables(loadSettings({ ENTRA_TENANT_ID: "00000000-0000-4000-8000-000000000000", DirectoryStorage: connectionString, TABLE_PREFIX: prefix }));
   const metrics = emptyStoreMetrics();
-  const writer = new TableWriter(metrics, floorWriteConcurrency);
+  const writer = new TableWriter(metrics, Number(concurrency));
   await Promise.all([...tables.keys()].map((table) => to[table].createTable()));
   let writeMs = 0;
   let entities = 0;
