@@ -1,6 +1,6 @@
 // `npm run bench`: full, no-op and 1% churn syncs of a generated tenant against Azurite, each measured against the floor.
 import { ClientSecretCredential } from "@azure/identity";
-import { execFile, fork } from "node:child_process";
+import { execFile, execFileSync, fork } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { promisify } from "node:util";
@@ -86,6 +86,16 @@ function parseOptions() {
   };
 }
 
+/** The commit measured, with "+changes" when the work tree differs from it; undefined outside a git checkout. */
+function commitOf(): string | undefined {
+  try {
+    const run = (...args: string[]) => execFileSync("git", args, { cwd: __dirname, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return `${run("rev-parse", "--short", "HEAD")}${run("status", "--porcelain", "--untracked-files=no") ? "+changes" : ""}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident memory and the JavaScript heap in use, for progress lines: RSS over heap is what the GC has not returned yet. */
 function memoryNow(): string {
   const { rss, heapUsed } = process.memoryUsage();
@@ -147,7 +157,7 @@ async function main(): Promise<number> {
   const relaunched = relaunchTrustingStandIn();
   if (relaunched !== undefined) return relaunched;
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  log(`Benchmark: ${options.users} users, ${options.groups} groups, seed ${options.seed}, latency ${options.latencyMs} ms${options.throttle ? `, throttling on (${options.throttleQuota ?? "documented"} RU per 10 s)` : ""}`);
+  log(`Benchmark at commit ${commitOf() ?? "unknown"}: ${options.users} users, ${options.groups} groups, seed ${options.seed}, latency ${options.latencyMs} ms${options.throttle ? `, throttling on (${options.throttleQuota ?? "documented"} RU per 10 s)` : ""}`);
 
   const standInProcess = fork(resolve(__dirname, "standInProcess.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--max-old-space-size=8192"] });
   let nextId = 0;
@@ -297,6 +307,7 @@ async function main(): Promise<number> {
 
     const report = {
       command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+      commit: commitOf(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 1024 ** 3), node: process.version, platform: process.platform },
       startedAt: new Date().toISOString(),
       options,

@@ -72,6 +72,26 @@ describe("resilience", () => {
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
   });
 
+  test("a Table Storage failure while memberships are recomputed fails the run, and the next run finishes them", async () => {
+    const settings = env.settings();
+    assert.equal((await env.compose(settings).engine.run()).summary.status, "succeeded");
+    churn(env.model, 5);
+    const failing = env.compose(settings);
+    const apply = failing.store.apply.bind(failing.store);
+    let failures = 0;
+    failing.store.apply = async (table, operations) => {
+      // In an incremental run only the closure writes whole MemberOf rows; pages merge or delete them.
+      if (table === "memberOf" && operations.some((operation) => operation.kind === "upsert" && operation.mode === "Replace") && failures++ === 0) throw new Error("injected: the MemberOf table is unavailable");
+      await apply(table, operations);
+    };
+    const failed = await failing.engine.run();
+    assert.equal(failed.summary.status, "failed");
+    assert.match(failed.summary.error ?? "", /MemberOf table is unavailable/);
+    const rerun = await env.compose(settings).engine.run();
+    assert.equal(rerun.summary.status, "succeeded", rerun.summary.error);
+    assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
   test("an incremental sync killed halfway is finished by the next run", async () => {
     const settings = env.settings({ GRAPH_MAX_RETRIES: "1" });
     await env.compose(settings).engine.run();
