@@ -16,6 +16,7 @@ import { startAzurite } from "../standin/azuriteProcess";
 import { relaunchTrustingStandIn } from "../standin/trustedRelaunch";
 import type { StandInCommand } from "./standInProcess";
 import type { RowsChanged } from "../standin/expectedStore";
+import type { WritesAgainstChanges } from "./storeDigest";
 
 /** Azurite keeps every entity in memory: 2.1 million of them at 100,000 users need more than Node's default heap. */
 const azuriteHeapMb = 16_384;
@@ -157,7 +158,8 @@ async function main(): Promise<number> {
   const relaunched = relaunchTrustingStandIn();
   if (relaunched !== undefined) return relaunched;
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  log(`Benchmark at commit ${commitOf() ?? "unknown"}: ${options.users} users, ${options.groups} groups, seed ${options.seed}, latency ${options.latencyMs} ms${options.throttle ? `, throttling on (${options.throttleQuota ?? "documented"} RU per 10 s)` : ""}`);
+  const commit = commitOf();
+  log(`Benchmark at commit ${commit ?? "unknown"}: ${options.users} users, ${options.groups} groups, seed ${options.seed}, latency ${options.latencyMs} ms${options.throttle ? `, throttling on (${options.throttleQuota ?? "documented"} RU per 10 s)` : ""}`);
 
   const standInProcess = fork(resolve(__dirname, "standInProcess.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--max-old-space-size=8192"] });
   let nextId = 0;
@@ -175,7 +177,7 @@ async function main(): Promise<number> {
       standInProcess.send({ id, command });
     });
 
-  // Both the engine's Azurite and the floor's get the same large heap, so neither is measured against the emulator's garbage collector.
+  // The engine's Azurite and the floor's get the same large heap, so neither runs short of memory.
   const azuriteOptions = { maxOldSpaceMb: azuriteHeapMb };
   let azurite = await startAzurite(azuriteOptions);
   try {
@@ -243,7 +245,7 @@ async function main(): Promise<number> {
     }
     const churn = await ask<Record<string, number>>({ type: "churn", fraction: options.churn, seed: options.seed + 1 });
     log(`  churn applied: ${JSON.stringify(churn)}`);
-    let rowsChanged: RowsChanged & { writes?: Record<string, { operations: number; rowsTouched: number; rowsTouchedUnchanged: number; sample: string[] }> };
+    let rowsChanged: RowsChanged & { writes?: Record<string, WritesAgainstChanges> };
     let churnSummary: SyncRunSummary;
     if (options.churnTruth === "store") {
       // Rows that really changed are counted by diffing digests of every directory row, taken in another process.
@@ -295,19 +297,17 @@ async function main(): Promise<number> {
       `churn: rows that really changed ${rowsChanged.total} (${rowsChanged.added} added, ${rowsChanged.changed} changed, ${rowsChanged.removed} removed); ` +
         `the run wrote ${churnWritten} entities = ${(churnWritten / Math.max(1, rowsChanged.total)).toFixed(2)}× the changed rows`,
     );
-    for (const [name, counts] of Object.entries(rowsChanged.byTable)) {
+    // Every table that changed or was written to, so writes to a table with no change show too.
+    for (const name of new Set([...Object.keys(rowsChanged.byTable), ...Object.keys(rowsChanged.writes ?? {})])) {
       const writes = rowsChanged.writes?.[name];
-      table.push(`  ${name.padEnd(9)} ${String(counts.total).padStart(7)} changed${writes ? `, ${writes.operations} written to ${writes.rowsTouched} rows, ${writes.rowsTouchedUnchanged} of them unchanged` : ""}`);
-    }
-    for (const [name, writes] of Object.entries(rowsChanged.writes ?? {})) {
-      if (!(name in rowsChanged.byTable)) table.push(`  ${name.padEnd(9)}       0 changed, ${writes.operations} written to ${writes.rowsTouched} rows, ${writes.rowsTouchedUnchanged} of them unchanged`);
-      for (const line of writes.sample) table.push(`      e.g. ${line}`);
+      table.push(`  ${name.padEnd(9)} ${String(rowsChanged.byTable[name]?.total ?? 0).padStart(7)} changed${writes ? `, ${writes.operations} written to ${writes.rowsTouched} rows, ${writes.rowsTouchedUnchanged} of them unchanged` : ""}`);
+      for (const line of writes?.sample ?? []) table.push(`      e.g. ${line}`);
     }
     process.stdout.write(`${table.join("\n")}\n`);
 
     const report = {
       command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
-      commit: commitOf(),
+      commit,
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 1024 ** 3), node: process.version, platform: process.platform },
       startedAt: new Date().toISOString(),
       options,

@@ -28,11 +28,13 @@ async function finalEntities(path: string): Promise<Map<keyof DirectoryTables, M
 }
 
 async function main(): Promise<void> {
-  const [recording, connectionString, prefix, concurrency] = process.argv.slice(2);
-  const tables = await finalEntities(recording!);
+  const [recording, connectionString, prefix, inFlight] = process.argv.slice(2);
+  const concurrency = Number(inFlight);
+  if (!recording || !connectionString || !prefix || !(concurrency >= 1)) throw new Error("usage: floorWriter RECORDING CONNECTION_STRING TABLE_PREFIX TRANSACTIONS_IN_FLIGHT");
+  const tables = await finalEntities(recording);
   const to = createTables(loadSettings({ ENTRA_TENANT_ID: "00000000-0000-4000-8000-000000000000", DirectoryStorage: connectionString, TABLE_PREFIX: prefix }));
   const metrics = emptyStoreMetrics();
-  const writer = new TableWriter(metrics, Number(concurrency));
+  const writer = new TableWriter(metrics, concurrency);
   await Promise.all([...tables.keys()].map((table) => to[table].createTable()));
   let writeMs = 0;
   let entities = 0;

@@ -38,7 +38,7 @@ async function read(path: string): Promise<Map<string, string>> {
 }
 
 /** What a run's writes did to each table: operations, rows they touched, and touched rows whose content did not change. */
-interface WritesAgainstChanges {
+export interface WritesAgainstChanges {
   operations: number;
   rowsTouched: number;
   rowsTouchedUnchanged: number;

@@ -48,7 +48,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 
 export interface StartAzuriteOptions {
   inMemory?: boolean;
-  /** V8 old-space limit for Azurite, in MB: in memory, two million entities come near Node's default and slow every write with garbage collection. */
+  /** V8 old-space limit for Azurite, in MB: in memory, millions of entities can outgrow Node's default heap. */
   maxOldSpaceMb?: number;
 }
 
