@@ -231,7 +231,9 @@ export function explainVaultError(error: unknown, location: SecretLocation): Key
   const vault = vaultNameOf(location.vaultUrl);
   const status = (error as { statusCode?: unknown }).statusCode;
   const code = (error as { code?: unknown }).code;
-  const inner = ((error as { details?: { error?: { innererror?: { code?: unknown } } } }).details?.error?.innererror?.code ?? "") as string;
+  // The SDK deserialises Key Vault's innererror as innerError; both spellings are read.
+  const body = (error as { details?: { error?: { innerError?: { code?: unknown }; innererror?: { code?: unknown } } } }).details?.error;
+  const inner = String(body?.innerError?.code ?? body?.innererror?.code ?? "");
   const name = error instanceof Error ? error.name : "";
   const cause = { cause: error };
   if (status === 404) return new KeyVaultCredentialError(`${what} was not found (404 ${String(code ?? "SecretNotFound")}). ${storeCommand(location)}`, "missing", location, cause);
