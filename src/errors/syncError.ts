@@ -50,3 +50,10 @@ export function syncErrorIn(error: unknown): SyncError | undefined {
   }
   return undefined;
 }
+
+/** How a failure reads in a run record or log line: an explained one by its message and code, anything else by name and message. */
+export function describeFailure(error: unknown): string {
+  const explained = syncErrorIn(error);
+  if (explained) return `${explained.message} [${explained.code}]`;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,4 +1,5 @@
 // Works on one queued run request: claims the run's lease, runs the engine within a time budget, then finishes, continues or retries it.
+import { describeFailure } from "../errors/syncError";
 import { randomUUID } from "node:crypto";
 import { odata } from "@azure/data-tables";
 import { settingsForTenant } from "../config/settings";
@@ -82,7 +83,7 @@ export async function processRunMessage(context: ServiceContext, raw: unknown, o
     await keeper.stop();
     if (error instanceof RunAttemptError) throw error;
     if (keeper.lostError) return { outcome: "leaseLost", runId };
-    const reason = `${(error as Error).name}: ${(error as Error).message}`;
+    const reason = describeFailure(error);
     if (attempt >= maxDequeueCount) {
       await recordRunFailure(context, tenantId, runId, `Failed on attempt ${attempt} of ${maxDequeueCount}, the last: ${reason}`, logger, { lease: keeper.lease });
       return { outcome: "failed", runId };

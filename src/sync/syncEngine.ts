@@ -1,4 +1,5 @@
 // Runs one sync of a tenant: reads both delta streams, applies each page, then sweeps, recomputes closures and commits.
+import { describeFailure } from "../errors/syncError";
 import { createHash } from "node:crypto";
 import type { StreamName } from "../directory/directoryObjects";
 import { parseDevicePage, parseGroupPage, parseUserPage } from "../graph/deltaParsing";
@@ -165,7 +166,7 @@ export class SyncEngine {
         logger.info("Deadline reached; the run stopped at a checkpoint and can be continued");
       } else {
         summary.status = "failed";
-        summary.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        summary.error = describeFailure(error);
         logger.error(`Sync failed: ${summary.error}`);
       }
     }
