@@ -47,9 +47,9 @@ export async function openKeptDemo(): Promise<{ env: Record<string, string>; sto
 
 /** The one line an expected failure prints (no stack), or undefined for a bug, which keeps its stack. */
 export function expectedFailureLine(error: unknown, storage: Settings["storage"] | undefined): string | undefined {
+  if (error instanceof SettingsError) return error.message;
   const explained = syncErrorIn(error) ?? (storage ? explainStorageFailure(error, storage) : undefined);
   if (explained) return `${explained.message} [${explained.code}]`;
-  if (error instanceof SettingsError) return error.message;
   if (error instanceof Error && String((error as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS")) return error.message;
   return undefined;
 }

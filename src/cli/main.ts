@@ -182,7 +182,8 @@ if (require.main === module) {
       // Settings, argument and other expected errors are the user's to fix: one line, no stack.
       const line = expectedFailureLine(error, undefined);
       process.stderr.write(line !== undefined ? `${line}\n` : `entra-sync failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(line !== undefined && !(error instanceof SyncError) ? 2 : 1);
+      // Exit code 2 for what the caller typed or set, 1 for what failed.
+      process.exit(error instanceof SettingsError || (line !== undefined && !(error instanceof SyncError)) ? 2 : 1);
     },
   );
 }
