@@ -135,6 +135,13 @@ describe("Entra sign-in failures through @azure/identity", () => {
     assert.match(error.message, /AADSTS7000222: the client secret has expired/);
   });
 
+  test("sign-in endpoint unreachable (MSAL says endpoints_resolution_error): network.connectionRefused names the host and AUTHORITY_HOST", async () => {
+    const port = await closedPort();
+    const error = await signInFailure({ AUTHORITY_HOST: `https://127.0.0.1:${port}`, KEY_VAULT_SECRET_NAME: storeSecret() });
+    assert.equal(error.code, "network.connectionRefused");
+    assert.match(error.message, new RegExp(`Microsoft Entra sign-in endpoint at 127\\.0\\.0\\.1:${port} could not be reached: the connection was refused .*Check AUTHORITY_HOST \\(or ENTRA_CLOUD\\)`));
+  });
+
   test("certificate rejected (AADSTS700027): signIn.certificateRejected", async () => {
     world.vault.setCertificate("unknown-cert", makeCertificate("/CN=unknown").combinedPem);
     const error = await signInFailure({ ENTRA_CREDENTIAL_MODE: "certificate", ENTRA_CLIENT_ID: ids.certificateApp, KEY_VAULT_SECRET_NAME: "unknown-cert" });
