@@ -7,6 +7,8 @@ import { emptyGraphMetrics, type GraphMetrics } from "./graph/graphMetrics";
 import { createDirectoryCredential } from "./identity/credentialFactory";
 import { TenantGuardedCredential, type TokenSource } from "./identity/tenantGuard";
 import { FailureCapturingHandler } from "./graph/requestFailure";
+import { GraphRequestError } from "./graph/graphErrors";
+import { syncErrorIn } from "./errors/syncError";
 import type { Logger } from "./logging/logger";
 import type { Settings } from "./config/settings";
 import { DirectoryStore, type DirectoryTables } from "./store/directoryStore";
@@ -92,7 +94,13 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   // Before anything is read: the credential's health (secret expiry) and a Graph token of the right tenant.
   const credentialHealth = async (): Promise<string[]> => {
     const warnings = directoryCredential ? await directoryCredential.health() : [];
-    await credential.verify(settings.graphEndpoint);
+    try {
+      await credential.verify(settings.graphEndpoint);
+    } catch (error) {
+      if (syncErrorIn(error)) throw error;
+      // Worded as the Graph reader words a token failure, so both paths read the same in run records.
+      throw new GraphRequestError(`Could not get a Microsoft Graph token for ${settings.graphEndpoint}: ${(error as Error).message}`, undefined, (error as Error).name);
+    }
     return warnings;
   };
   const tables = createTables(settings);

@@ -5,7 +5,6 @@ import { loadSettings, settingsForTenant, SettingsError, type Settings } from ".
 import { createTables } from "../compositionRoot";
 import { createDirectoryCredential, type DirectoryCredential } from "../identity/credentialFactory";
 import { describeSecret, expiredMessage, expiringMessage, explainVaultError, judgeExpiry, vaultNameOf } from "../identity/keyVaultSecret";
-import { tokenExchangeAudiences } from "../identity/platformCredential";
 import { tenantMismatchError, tokenTenantOf, type TokenSource } from "../identity/tenantGuard";
 import { defaultSignIn, runsInAzure, workstationCredential, type SignInChoice } from "../identity/workstationSignIn";
 import { explainNetworkFailure } from "../errors/networkFailure";
@@ -144,7 +143,7 @@ async function checkTenant(settings: Settings, options: ConnectionCheckOptions):
     token = accessToken.token;
   } catch (error) {
     const explained = syncErrorIn(error);
-    results.push({ check: "graphToken", outcome: "fail", message: `Could not get a Microsoft Graph token (${signedInAs}): ${explained ? explained.message : errorText(error)}`, fix: explained ? undefined : tokenFix(settings, error, signIn) });
+    results.push({ check: "graphToken", outcome: "fail", message: `Could not get a Microsoft Graph token (${signedInAs}): ${explained ? explained.message : errorText(error)}`, fix: explained ? undefined : tokenFix(settings, signIn) });
     return results;
   }
   const tokenTenant = tokenTenantOf(token);
@@ -246,20 +245,9 @@ async function readOne(settings: Settings, token: string, check: string, collect
 }
 
 /** What to do when no Graph token came back and the error was not already explained, by sign-in and by the AADSTS code Entra answered with. */
-function tokenFix(settings: Settings, error: unknown, signIn: SignInChoice): string | undefined {
-  const text = errorText(error);
+function tokenFix(settings: Settings, signIn: SignInChoice): string | undefined {
   if (signIn === "cli") return `Sign in to the directory's tenant: az login --tenant ${settings.tenantId} (the Azure CLI must be installed and on PATH).`;
   if (signIn === "device") return `Finish the device-code sign-in in a browser with an account of tenant ${settings.tenantId}.`;
-  const clientId = settings.clientId ?? "<app client id>";
-  const audience = tokenExchangeAudiences[settings.cloud];
-  if (/AADSTS70021\b/.test(text)) {
-    return (
-      `Add a federated credential to app ${clientId} that trusts the Function App's managed identity: az ad app federated-credential create --id ${clientId} ` +
-      `--parameters '{"name":"entra-sync","issuer":"https://login.microsoftonline.com/<tenant of the managed identity>/v2.0","subject":"<object (principal) id of the managed identity>","audiences":["${audience}"]}'`
-    );
-  }
-  if (/AADSTS700016\b/.test(text)) return `App ${clientId} has no service principal in tenant ${settings.tenantId}: an admin of that tenant runs az ad sp create --id ${clientId} and grants its permissions (docs/permissions.md).`;
-  if (/AADSTS90002\b/.test(text)) return `Tenant ${settings.tenantId} was not found at ${settings.authorityHost}: check ENTRA_TENANT_ID and ENTRA_CLOUD.`;
   if ((settings.credentialMode === "managedIdentity" || settings.credentialMode === "federatedCredential") && !runsInAzure()) {
     return `The managed identity exists only in Azure; on a workstation check as yourself: entra-sync check --sign-in cli (after az login --tenant ${settings.tenantId}).`;
   }

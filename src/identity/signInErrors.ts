@@ -2,6 +2,7 @@
 import type { CloudName } from "../config/settings";
 import { explainNetworkFailure } from "../errors/networkFailure";
 import { SyncError, syncErrorIn, type SyncErrorCode } from "../errors/syncError";
+import { tokenExchangeAudiences } from "./platformCredential";
 
 export interface SignInContext {
   tenantId: string;
@@ -39,6 +40,7 @@ async function probeAuthority(context: SignInContext, error: unknown, authority:
     const response = await fetch(url, { signal: AbortSignal.timeout(discoveryProbeTimeoutMs) });
     const body = (await response.json().catch(() => ({}))) as { error_description?: unknown; error_codes?: unknown };
     const code = Array.isArray(body.error_codes) && body.error_codes.length > 0 ? String(body.error_codes[0]) : aadstsCodeOf(String(body.error_description ?? ""));
+    if (response.status >= 500) return new SyncError("signIn.unavailable", `The sign-in endpoint ${context.authorityHost} answered ${response.status}: Microsoft Entra is unavailable for now.`, { fix: "The next run tries again.", cause: error });
     if (!response.ok && code) return explainAadsts(code, context, error);
     if (!response.ok) return new SyncError("signIn.tenantNotFound", `The sign-in endpoint ${url} answered ${response.status}.`, { fix: `Check ENTRA_TENANT_ID (${context.tenantId}), ENTRA_CLOUD (${context.cloud}) and AUTHORITY_HOST.`, cause: error });
     return undefined;
@@ -84,7 +86,7 @@ function explainAadsts(code: string, context: SignInContext, cause: unknown): Sy
     "70021": [
       "signIn.federationRejected",
       `App ${app} has no federated credential that trusts ${who} (AADSTS70021).`,
-      `Add one: az ad app federated-credential create --id ${app} --parameters '{"name":"entra-sync","issuer":"https://login.microsoftonline.com/<tenant of the managed identity>/v2.0","subject":"<principal id of the managed identity>","audiences":["api://AzureADTokenExchange"]}'.`,
+      `Add one: az ad app federated-credential create --id ${app} --parameters '{"name":"entra-sync","issuer":"https://login.microsoftonline.com/<tenant of the managed identity>/v2.0","subject":"<principal id of the managed identity>","audiences":["${tokenExchangeAudiences[cloud]}"]}'.`,
     ],
   };
   const entry = known[code];
