@@ -130,12 +130,12 @@ param runRetentionDays int = 90
 @description('Grant the managed identity User.Read.All and GroupMember.Read.All on Microsoft Graph (needs Privileged Role Administrator).')
 param grantGraphPermissions bool = false
 
-@description('Node.js version of the Functions runtime.')
+@description('Node.js version of the Functions runtime; 20 is past its end of life and kept only for apps pinned to it.')
 @allowed([
   '20'
   '22'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Most instances the function app may scale out to.')
 @minValue(40)
