@@ -24,6 +24,9 @@ param entraTenantId string = tenant().tenantId
 @description('Further tenants to sync, as the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
 param syncTenants string = ''
 
+@description('syncTenants as UTF-8 base64, the form azd passes (its text substitution breaks JSON); when set it wins over syncTenants.')
+param syncTenantsBase64 string = ''
+
 @description('A run deleting more users than this holds the deletions until a run with allowDeletions (0: no count limit).')
 @minValue(0)
 param deletionThresholdCount int = 500
@@ -67,6 +70,9 @@ param syncDevices string = 'false'
 
 @description('Group id to role names, as the JSON object ROLE_MAPPING takes; empty stores no roles.')
 param roleMapping string = ''
+
+@description('roleMapping as UTF-8 base64, the form azd passes (its text substitution breaks JSON); when set it wins over roleMapping.')
+param roleMappingBase64 string = ''
 
 @description('How the app signs in to Microsoft Graph; see docs/deploy.md for choosing one.')
 @allowed([
@@ -168,8 +174,11 @@ var keyVaultCredentialModes = [
   'clientSecret'
   'certificate'
 ]
+// JSON-valued settings arrive base64-encoded from azd, so quotes, backslashes and newlines survive its substitution; decoded here once.
+var syncTenantsJson = empty(syncTenantsBase64) ? syncTenants : base64ToString(syncTenantsBase64)
+var roleMappingJson = empty(roleMappingBase64) ? roleMapping : base64ToString(roleMappingBase64)
 // A further tenant without its own credentialMode inherits the top-level one, as the settings loader does.
-var furtherTenants = empty(syncTenants) ? [] : json(syncTenants)
+var furtherTenants = empty(syncTenantsJson) ? [] : json(syncTenantsJson)
 var usesKeyVaultCredential = contains(keyVaultCredentialModes, entraCredentialMode) || length(filter(furtherTenants, furtherTenant => contains(keyVaultCredentialModes, furtherTenant.?credentialMode ?? entraCredentialMode))) > 0
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -271,8 +280,8 @@ module functionApp 'app/function.bicep' = {
     entraCredentialMode: entraCredentialMode
     // Also the default client id of further tenants, so it is passed even in managedIdentity mode.
     entraClientId: entraClientId
-    syncTenants: syncTenants
-    roleMapping: roleMapping
+    syncTenants: syncTenantsJson
+    roleMapping: roleMappingJson
     syncDevices: syncDevices
     scopeGroups: scopeGroups
     scopeGroupNamePatterns: scopeGroupNamePatterns
