@@ -21,11 +21,9 @@ param resourceGroupName string = ''
 @description('Tenant whose directory is copied; defaults to the tenant this deployment runs in.')
 param entraTenantId string = tenant().tenantId
 
-@description('Further tenants to sync, as the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
-param syncTenants string = ''
-
-@description('syncTenants as UTF-8 base64, the form azd passes (its text substitution breaks JSON); when set it wins over syncTenants.')
-param syncTenantsBase64 string = ''
+// JSON-valued settings are array and object parameters: azd parses their value as JSON instead of pasting it into the file's text.
+@description('Further tenants to sync, the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
+param syncTenants array = []
 
 @description('A run deleting more users than this holds the deletions until a run with allowDeletions (0: no count limit).')
 @minValue(0)
@@ -68,11 +66,8 @@ param userExcludePatterns string = ''
 @description('Whether devices are synced (true needs Device.Read.All).')
 param syncDevices string = 'false'
 
-@description('Group id to role names, as the JSON object ROLE_MAPPING takes; empty stores no roles.')
-param roleMapping string = ''
-
-@description('roleMapping as UTF-8 base64, the form azd passes (its text substitution breaks JSON); when set it wins over roleMapping.')
-param roleMappingBase64 string = ''
+@description('Group id to role names, the JSON object ROLE_MAPPING takes; empty stores no roles.')
+param roleMapping object = {}
 
 @description('How the app signs in to Microsoft Graph; see docs/deploy.md for choosing one.')
 @allowed([
@@ -174,12 +169,11 @@ var keyVaultCredentialModes = [
   'clientSecret'
   'certificate'
 ]
-// JSON-valued settings arrive base64-encoded from azd, so quotes, backslashes and newlines survive its substitution; decoded here once.
-var syncTenantsJson = empty(syncTenantsBase64) ? syncTenants : base64ToString(syncTenantsBase64)
-var roleMappingJson = empty(roleMappingBase64) ? roleMapping : base64ToString(roleMappingBase64)
+// The app reads both as JSON text; empty leaves the setting out so the code's default applies.
+var syncTenantsSetting = empty(syncTenants) ? '' : string(syncTenants)
+var roleMappingSetting = empty(roleMapping) ? '' : string(roleMapping)
 // A further tenant without its own credentialMode inherits the top-level one, as the settings loader does.
-var furtherTenants = empty(syncTenantsJson) ? [] : json(syncTenantsJson)
-var usesKeyVaultCredential = contains(keyVaultCredentialModes, entraCredentialMode) || length(filter(furtherTenants, furtherTenant => contains(keyVaultCredentialModes, furtherTenant.?credentialMode ?? entraCredentialMode))) > 0
+var usesKeyVaultCredential = contains(keyVaultCredentialModes, entraCredentialMode) || length(filter(syncTenants, furtherTenant => contains(keyVaultCredentialModes, furtherTenant.?credentialMode ?? entraCredentialMode))) > 0
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
@@ -280,8 +274,8 @@ module functionApp 'app/function.bicep' = {
     entraCredentialMode: entraCredentialMode
     // Also the default client id of further tenants, so it is passed even in managedIdentity mode.
     entraClientId: entraClientId
-    syncTenants: syncTenantsJson
-    roleMapping: roleMappingJson
+    syncTenants: syncTenantsSetting
+    roleMapping: roleMappingSetting
     syncDevices: syncDevices
     scopeGroups: scopeGroups
     scopeGroupNamePatterns: scopeGroupNamePatterns

@@ -88,8 +88,10 @@ describe("Bicep compiler", () => {
     assert.deepEqual(copy.stubbed.sort(), expected.sort());
     assert.ok(copy.stubbed.includes("app/graph-permissions.bicep"), "the Microsoft Graph module is expected to need the extension");
     if (!compilerOrSkip(t)) return;
-    const template = JSON.parse(fs.readFileSync(path.join(copy.directory, "main.json"), "utf8")) as { parameters: Record<string, { defaultValue?: unknown }> };
+    const template = JSON.parse(fs.readFileSync(path.join(copy.directory, "main.json"), "utf8")) as { parameters: Record<string, { type?: string; defaultValue?: unknown }> };
     assert.equal(template.parameters["nodeVersion"]?.defaultValue, "22", "the Functions runtime defaults to Node.js 22");
+    // azd reads parameter types from the compiled template: only array and object parameters get their value parsed as JSON.
+    assert.deepEqual([template.parameters["syncTenants"]?.type, template.parameters["roleMapping"]?.type], ["array", "object"]);
   });
 
   test("a planted mistake fails the build: a misspelt property is reported with its file and line", async (t) => {
