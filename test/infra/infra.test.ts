@@ -419,12 +419,6 @@ describe("azd wiring", () => {
     assert.equal(parameters["location"]?.value, "${AZURE_LOCATION}");
   });
 
-  test(".funcignore leaves sources, tests and stand-ins out of the package but keeps the compiled app", () => {
-    const ignored = readText(".funcignore").split("\n").filter((line) => line !== "" && !line.startsWith("#"));
-    for (const path of ["/test", "/standin", "/bench", "/dist/test", "/dist/standin", "/infra", "/local.settings.json"]) assert.ok(ignored.includes(path), path);
-    for (const kept of ["/dist", "/dist/src", "/dist/functions", "/host.json", "/package.json", "/node_modules"]) assert.ok(!ignored.includes(kept), kept);
-  });
-
   test("azure.yaml deploys the service the function app is tagged with", () => {
     const azureYaml = readText("azure.yaml");
     assert.match(azureYaml, /^# \S/, "azure.yaml opens with a comment");
