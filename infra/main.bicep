@@ -241,6 +241,10 @@ module rbac 'app/rbac.bicep' = {
 module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermissions && entraCredentialMode == 'managedIdentity') {
   name: 'graph-permissions'
   scope: rg
+  // After the function app, so Entra ID has replicated the new identity's service principal; granting right after creating it can fail.
+  dependsOn: [
+    functionApp
+  ]
   params: {
     principalId: identity.outputs.principalId
     syncDevices: toLower(syncDevices) == 'true'

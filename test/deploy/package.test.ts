@@ -114,8 +114,9 @@ describe("azd packaging configuration", () => {
     assert.match(azureYaml, /^ {4}remoteBuild: false$/m, "remoteBuild must be explicit");
     assert.match(azureYaml, /^ {4}dist: \.deploy$/m);
     const hookRuns = [...azureYaml.matchAll(/^ {10}run: (.+)$/gm)].map((match) => match[1]);
-    assert.deepEqual(hookRuns, ["node dist/tools/deploy/stagePackage.js", "node dist/tools/deploy/stagePackage.js"], "the prepackage hook stages the package on posix and windows");
+    assert.deepEqual(hookRuns.slice(0, 2), ["node dist/tools/deploy/stagePackage.js", "node dist/tools/deploy/stagePackage.js"], "the prepackage hook stages the package on posix and windows");
     assert.match(azureYaml, /^ {4}hooks:\n {6}# .*\n {6}prepackage:\n {8}posix:\n {10}shell: sh\n {10}run: .+\n {8}windows:\n {10}shell: pwsh\n {10}run: .+$/m);
+    assert.deepEqual(hookRuns.slice(2), ["node dist/tools/deploy/awaitRoleAssignments.js", "node dist/tools/deploy/awaitRoleAssignments.js"], "the predeploy hook waits for new role assignments");
     assert.ok(fs.existsSync(path.join(repoRoot, "tools/deploy/stagePackage.ts")));
   });
 
