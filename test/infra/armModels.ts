@@ -51,6 +51,11 @@ export const armModelsByType: Record<string, ModelChoice> = {
 /** Types that are not ARM resources, checked instead by the tree-sitter tests in infra.test.ts. */
 export const typesOutsideArm = [/^microsoft\.graph\//i];
 
+/** ARM types no npm SDK models with mappers; the Bicep compiler's own type check (a warning fails bicepCompile.test.ts) covers their bodies. */
+export const typesWithoutSdkModel: Record<string, string> = {
+  "microsoft.insights/scheduledqueryrules": "@azure/arm-monitor 7.x models only the 2018-04-16 API and 8.x ships no mappers",
+};
+
 /** Keys Bicep accepts on a resource body that are not part of the ARM request body. */
 export const bicepOnlyResourceKeys = new Set(["parent", "scope", "dependson"]);
 

@@ -76,6 +76,45 @@ describe("resource property names against the ARM SDK models", () => {
     ]);
   });
 
+  test("an alerts module (action group, metric alert with polymorphic criteria, diagnostic settings) passes, and a misspelt criterion in it is caught", async () => {
+    const alerts = [
+      "// planted",
+      "param appInsightsId string",
+      "resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {",
+      "  name: 'ag'",
+      "  location: 'global'",
+      "  properties: {",
+      "    groupShortName: 'sync'",
+      "    enabled: true",
+      "    emailReceivers: [ { name: 'admin', emailAddress: 'a@example.com', useCommonAlertSchema: true } ]",
+      "  }",
+      "}",
+      "resource failedRuns 'Microsoft.Insights/metricAlerts@2018-03-01' = {",
+      "  name: 'failed'",
+      "  location: 'global'",
+      "  properties: {",
+      "    severity: 2",
+      "    enabled: true",
+      "    scopes: [appInsightsId]",
+      "    evaluationFrequency: 'PT5M'",
+      "    windowSize: 'PT15M'",
+      "    criteria: {",
+      "      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'",
+      "      allOf: [ { name: 'exceptions', criterionType: 'StaticThresholdCriterion', metricName: 'exceptions/count', operator: 'GreaterThan', threshold: 0, timeAggregation: 'Count' } ]",
+      "    }",
+      "    actions: [ { actionGroupId: actionGroup.id } ]",
+      "  }",
+      "}",
+      "resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {",
+      "  name: 'logs'",
+      "  properties: { workspaceId: 'w', logs: [ { category: 'FunctionAppLogs', enabled: true } ] }",
+      "}",
+    ].join("\n");
+    assert.deepEqual(checkResourceProperties(await parsed("alerts.bicep", alerts), { repoRoot }), []);
+    const misspelt = checkResourceProperties(await parsed("alerts.bicep", alerts.replace("threshold: 0", "thresold: 0")), { repoRoot });
+    assert.deepEqual(misspelt.map((problem) => `${problem.where}: ${problem.message}`), ["alerts.bicep:23: failedRuns.properties.criteria.allOf[].thresold is not a property of MetricAlertResource.properties.criteria.allof[]"]);
+  });
+
   test("every declared ARM type has a model, and the model's SDK is a development dependency only", () => {
     const packageJson = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
     const sdks = new Set(Object.values(armModelsByType).flatMap((choice) => ("byName" in choice ? Object.values(choice.byName) : [choice]).map((source) => source.sdk)));

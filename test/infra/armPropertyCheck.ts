@@ -1,6 +1,6 @@
 // Walks every resource body in a Bicep file and reports each property path the resource type's ARM model does not have.
 import type { Node } from "web-tree-sitter";
-import { armModelsByType, bicepOnlyResourceKeys, typesOutsideArm, wireShapeOf, type ArmModelSource, type WireShape } from "./armModels";
+import { armModelsByType, bicepOnlyResourceKeys, typesOutsideArm, typesWithoutSdkModel, wireShapeOf, type ArmModelSource, type WireShape } from "./armModels";
 import { meaningfulChildren, objectProperties, propertyKey, stringLiteral, variableValue } from "./bicepTree";
 
 export interface PropertyProblem {
@@ -49,7 +49,7 @@ function typedResources(root: Node): TypedResource[] {
 }
 
 function modelFor(resource: TypedResource): ArmModelSource | "outside-arm" | undefined {
-  if (typesOutsideArm.some((pattern) => pattern.test(resource.fullType))) return "outside-arm";
+  if (typesOutsideArm.some((pattern) => pattern.test(resource.fullType)) || resource.fullType.toLowerCase() in typesWithoutSdkModel) return "outside-arm";
   const choice = armModelsByType[resource.fullType.toLowerCase()];
   if (!choice) return undefined;
   if (!("byName" in choice)) return choice;
