@@ -6,8 +6,8 @@ import { before, describe, test } from "node:test";
 import type { Node } from "web-tree-sitter";
 import { armModelsByType } from "./armModels";
 import { checkResourceProperties, declaredResourceTypes } from "./armPropertyCheck";
-import { listBicepFiles, repoRoot } from "./bicepCli";
-import { parseBicep } from "./bicepTree";
+import { repoRoot } from "./bicepCli";
+import { listBicepFiles, parseBicep } from "./bicepTree";
 
 const infraDir = path.join(repoRoot, "infra");
 let files: { relativePath: string; root: Node }[] = [];

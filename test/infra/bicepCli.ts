@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { meaningfulChildren, parseBicep } from "./bicepTree";
+import { listBicepFiles, meaningfulChildren, parseBicep } from "./bicepTree";
 
 export const repoRoot = path.resolve(__dirname, "../../..");
 export const restoreProject = path.join(repoRoot, "tools/bicep/bicep-cli.csproj");
@@ -78,14 +78,6 @@ export function parseDiagnostics(output: string): BicepDiagnostic[] {
     diagnostics.push({ file: file!, line: Number(row), column: Number(column), level: level as BicepDiagnostic["level"], code: code!, message: message! });
   }
   return diagnostics;
-}
-
-export function listBicepFiles(directory: string): string[] {
-  return fs.readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
-    const fullPath = path.join(directory, entry.name);
-    if (entry.isDirectory()) return listBicepFiles(fullPath);
-    return entry.name.endsWith(".bicep") ? [fullPath] : [];
-  });
 }
 
 // An `extension` whose types come from a container registry; these machines reach none, so the compiler cannot load it.

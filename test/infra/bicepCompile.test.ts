@@ -6,7 +6,6 @@ import { after, before, describe, test, type TestContext } from "node:test";
 import {
   compilableInfraCopy,
   findBicepCli,
-  listBicepFiles,
   parseDiagnostics,
   repoRoot,
   runBicep,
@@ -15,6 +14,7 @@ import {
   type BicepDiagnostic,
   type CompilableCopy,
 } from "./bicepCli";
+import { listBicepFiles } from "./bicepTree";
 
 const infraDir = path.join(repoRoot, "infra");
 // CI must compile for real; on a developer machine without the .NET SDK the tests say why they did not run.

@@ -7,6 +7,7 @@ import type { Node } from "web-tree-sitter";
 import { loadSettings, settingNames } from "../../src/config/settings";
 import {
   findSyntaxErrors,
+  listBicepFiles,
   meaningfulChildren,
   objectProperties,
   parameterDeclarations,
@@ -87,14 +88,6 @@ interface BicepFile {
   relativePath: string;
   source: string;
   root: Node;
-}
-
-function listBicepFiles(directory: string): string[] {
-  return fs.readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
-    const fullPath = path.join(directory, entry.name);
-    if (entry.isDirectory()) return listBicepFiles(fullPath);
-    return entry.name.endsWith(".bicep") ? [fullPath] : [];
-  });
 }
 
 function readText(relativePath: string): string {
