@@ -273,7 +273,7 @@ module functionApp 'app/function.bicep' = {
     tableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
-    // azd passes an empty string when ENTRA_TENANT_ID is unset, which would override the default.
+    // An ENTRA_TENANT_ID set to an empty string would otherwise override the default.
     entraTenantId: empty(entraTenantId) ? tenant().tenantId : entraTenantId
     entraCredentialMode: entraCredentialMode
     // Also the default client id of further tenants, so it is passed even in managedIdentity mode.
