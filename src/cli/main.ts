@@ -10,6 +10,7 @@ import type { SyncProgress } from "../sync/syncEngine";
 import { runDemo } from "./demo";
 import { settingsEnvironment } from "./localSettings";
 import { formatRunSummary, formatSuggestions } from "./runReport";
+import { runExport } from "./exportCommand";
 import { suggestServiceAccounts } from "../policy/serviceAccounts";
 
 const usage = `Usage: entra-sync <command> [options]
@@ -21,7 +22,9 @@ Commands:
                                        when a run for the tenant is already active (it is not started twice),
                                        4 when user deletions above the threshold were held (quarantined);
                                        --allow-deletions applies them
-  export                               Print the stored directory as JSON (users, groups, memberships)
+  export [--format json|ndjson]        Stream the stored directory (users, groups, devices, members, memberOf) to
+                                       stdout as it reads it, in columns named as in the tables (docs/schema.md,
+                                       "Export"); exit code 1 when the output closes early
   status [--json] [--limit N]          Show recent runs
   suggest-exclusions [--json]          List synced accounts that look like service or system accounts, with globs
                                        for USER_EXCLUDE_PATTERNS and how many accounts each would catch; it only
@@ -64,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       users: { type: "string" },
       groups: { type: "string" },
       tenant: { type: "string" },
+      format: { type: "string", default: "json" },
     },
   });
   const command = positionals[0];
@@ -106,11 +110,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const settings = tenants[0]!;
   const composition = compose(settings, { logger });
-  if (command === "export") {
-    const snapshot = await composition.store.snapshot();
-    process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, exportedAt: new Date().toISOString(), ...snapshot }, null, 2)}\n`);
-    return 0;
-  }
+  if (command === "export") return await runExport(composition, values.format);
   if (command === "suggest-exclusions") {
     const report = await suggestServiceAccounts(composition.store);
     if (values.json) process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, ...report }, null, 2)}\n`);
