@@ -113,9 +113,9 @@ param graphMaxRetries int = 6
 param syncWriteConcurrency int = 8
 
 @description('Seconds a sync run\'s lease lasts without renewal; a crashed run is taken over after it.')
-@minValue(60)
+@minValue(1)
 @maxValue(86400)
-param syncLeaseTtlSeconds int = 600
+param syncLeaseTtlSeconds int = 60
 
 @description('Seconds one worker invocation runs before handing the rest to a continuation (below the function timeout).')
 @minValue(60)

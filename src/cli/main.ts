@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import { formatCheckReport, runConnectionCheck } from "../check/connectionCheck";
 import { loadSettings, SettingsError, settingsForTenant, type Settings } from "../config/settings";
 import { runUnderLease } from "../service/leasedRun";
+import type { ComposeTenant } from "../service/serviceContext";
+import { Interruption } from "./interruption";
 import { compose } from "../compositionRoot";
 import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
 import type { SyncProgress } from "../sync/syncEngine";
@@ -91,9 +93,13 @@ export async function main(argv: string[]): Promise<number> {
   const tenants = chooseTenants(allSettings, values.tenant, command === "sync");
   if (command === "sync") {
     let code = 0;
+    const interruption = new Interruption().listen();
     for (const settings of tenants) {
-      const composition = compose(settings, { logger, onProgress: values.json ? undefined : progressPrinter() });
-      const outcome = await runUnderLease(composition, { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], allowDeletions: values["allow-deletions"], trigger: "cli" }, logger);
+      if (interruption.exitCode !== undefined) break;
+      const onProgress = values.json ? undefined : progressPrinter();
+      const composeTenant: ComposeTenant = (tenantSettings, options) => compose(tenantSettings, { ...options, onProgress });
+      const request = { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], allowDeletions: values["allow-deletions"], trigger: "cli", stopSignal: interruption.signal } as const;
+      const outcome = await runUnderLease(settings, request, { logger, composeTenant });
       if (!outcome.started) {
         const { holder } = outcome;
         process.stderr.write(`Tenant ${settings.tenantId}: run ${holder.runId} is already ${holder.state} (its lease lasts until ${holder.expiresAt}); not starting another.\n`);
@@ -101,12 +107,18 @@ export async function main(argv: string[]): Promise<number> {
         continue;
       }
       const { summary, plan } = outcome.result;
+      if (summary.status === "paused" && interruption.exitCode !== undefined) {
+        process.stderr.write(`${interruption.describeStop(summary, values.tenant ? ` --tenant ${settings.tenantId}` : "")}\n`);
+        break;
+      }
+      if (outcome.continued) process.stderr.write(`Tenant ${settings.tenantId}: continued run ${summary.runId}, which was stopped at a checkpoint.\n`);
       if (outcome.tookOverFrom) process.stderr.write(`Tenant ${settings.tenantId}: took over from run ${outcome.tookOverFrom.runId}, whose lease had expired; resumed from its checkpoint.\n`);
       process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
       if (summary.status === "quarantined") code = Math.max(code, 4);
       else if (summary.status !== "succeeded") code = Math.max(code, 1);
     }
-    return code;
+    interruption.dispose();
+    return interruption.exitCode ?? code;
   }
   const settings = tenants[0]!;
   const composition = compose(settings, { logger });
