@@ -88,6 +88,9 @@ param keyVaultSecretName string = 'entra-sync-client-secret'
 @maxValue(365)
 param secretExpiryWarningDays int = 30
 
+@description('Where Azure Monitor mails alerts (a run failed or was quarantined, a Key Vault secret expiring, no successful sync in 26 hours); empty deploys no alerts.')
+param alertEmailAddress string = ''
+
 @description('Microsoft cloud the directory lives in.')
 @allowed([
   'public'
@@ -219,6 +222,20 @@ module monitoring 'app/monitoring.bicep' = {
     applicationInsightsName: 'appi-${resourceToken}'
     location: location
     tags: tags
+  }
+}
+
+// Only with an address to mail: a rule nobody hears about is noise in the portal.
+module alerts 'app/alerts.bicep' = if (!empty(alertEmailAddress)) {
+  name: 'alerts'
+  scope: rg
+  params: {
+    namePrefix: 'entra-sync-${resourceToken}'
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmailAddress: alertEmailAddress
+    secretExpiryWarningDays: secretExpiryWarningDays
   }
 }
 

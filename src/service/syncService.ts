@@ -1,6 +1,7 @@
 // The host-independent surface the Functions call: one method per function, built once per process from validated settings.
 import { settingsForTenant, type Settings } from "../config/settings";
 import type { Logger } from "../logging/logger";
+import { logEvent } from "../logging/operationalEvents";
 import { ChangeFeed, type ChangePage } from "./changeFeed";
 import { purgeExpired, type PurgeResult } from "./retention";
 import { leaseRenewalInterval, RunLeases } from "./runLease";
@@ -94,6 +95,11 @@ export class SyncService {
         failures.push(`tenant ${tenantId}: ${(error as Error).message}`);
         logger.error(`Could not request the scheduled run: ${(error as Error).message}`, { tenantId });
       }
+    }
+    // Once a day is enough to mail the admin well before SECRET_EXPIRY_WARNING_DAYS run out; the status endpoint says it on every call.
+    for (const { tenantId, secret } of await this.context.credentialStatus()) {
+      if (!secret || secret.state === "valid" || secret.state === "noExpiry") continue;
+      logEvent(logger, "warn", "secretExpiring", secret.message, { tenantId, runId: null, secretName: secret.secretName, vaultUrl: secret.vaultUrl, state: secret.state, daysLeft: secret.daysLeft, expiresOn: secret.expiresOn });
     }
     let purged: PurgeResult[] = [];
     try {
