@@ -32,6 +32,7 @@ export async function runUnderLease(settings: Settings, request: SyncRequest, op
   const runId = continues?.runId ?? request.runId ?? newRunId();
   const acquired = await leases.acquire(settings.tenantId, runId, randomUUID());
   if (!acquired.acquired) return { started: false, holder: acquired.holder };
+  if (acquired.replaced && acquired.replaced.runId !== runId) await closeAbandonedRecord(composition, acquired.replaced, runId);
   const running = await leases.update(acquired.lease, { state: "running" });
   const keeper = new LeaseKeeper(running, leases, leaseRenewalInterval(ttlMs), options.logger);
   keeper.start();
@@ -53,4 +54,12 @@ async function pausedRunToContinue(composition: Composition, request: SyncReques
   if (request.mode === "full" || request.continues) return request.continues;
   const [latest] = await composition.runLog.listRecent(1);
   return latest?.status === "paused" && latest.dryRun === (request.dryRun ?? false) ? latest : undefined;
+}
+
+/** A crashed holder's record still says "running": it ends as failed, naming the run that took over, as the app's worker records it. */
+async function closeAbandonedRecord(composition: Composition, abandoned: RunLeaseRecord, successor: string): Promise<void> {
+  const record = await composition.runLog.get(abandoned.runId);
+  if (!record || (record.status !== "running" && record.status !== "paused")) return;
+  const now = new Date().toISOString();
+  await composition.runLog.save({ ...record, status: "failed", error: `Abandoned: the run stopped without finishing (crashed or killed); its lease expired at ${abandoned.expiresAt}, and run ${successor} took the tenant over from the last checkpoint.`, endedAt: now, durationMs: Date.parse(now) - Date.parse(record.startedAt) });
 }

@@ -108,6 +108,8 @@ describe("stopping a CLI sync", () => {
       assert.equal(await second.exit, 0, second.stderr());
       assert.match(second.stderr(), new RegExp(`took over from run ${held!.runId}, whose lease had expired`));
       assert.equal((JSON.parse(second.stdout()) as SyncRunSummary).status, "succeeded");
+      const killed = await stores(environment).runLog.get(held!.runId);
+      assert.deepEqual({ status: killed?.status, abandoned: /^Abandoned: .* took the tenant over/.test(killed?.error ?? "") }, { status: "failed", abandoned: true }, "the killed run's record does not stay running");
     } finally {
       world.env.standIn.faults.latencyMs = 0;
     }
