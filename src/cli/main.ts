@@ -23,7 +23,8 @@ Commands:
                                        configured tenant, one at a time, unless --tenant names one. Exit code 3
                                        when a run for the tenant is already active (it is not started twice),
                                        4 when user deletions above the threshold were held (quarantined);
-                                       --allow-deletions applies them
+                                       --allow-deletions applies them. Ctrl-C or SIGTERM stops at the next
+                                       checkpoint and frees the tenant (exit code 130 / 143); the next sync resumes
   export [--format json|ndjson]        Stream the stored directory (users, groups, devices, members, memberOf) to
                                        stdout as it reads it, in columns named as in the tables (docs/schema.md,
                                        "Export"); exit code 1 when the output closes early
