@@ -12,7 +12,7 @@ import type { ComposeTenant } from "./serviceContext";
 import { openServiceTables } from "./serviceStorage";
 
 export type LeasedRunResult =
-  | { started: true; result: SyncResult; tookOverFrom: RunLeaseRecord | undefined; continued: SyncRunSummary | undefined; composition: Composition }
+  | { started: true; result: SyncResult; tookOverFrom: RunLeaseRecord | undefined; continued: SyncRunSummary | undefined }
   | { started: false; holder: RunLeaseRecord };
 
 export interface RunUnderLeaseOptions {
@@ -42,7 +42,7 @@ export async function runUnderLease(settings: Settings, request: SyncRequest, op
     if ((summary.status === "succeeded" || summary.status === "quarantined") && !summary.dryRun) {
       await new RunRequestLog(service.runRequests).recordSuccess(settings.tenantId, { runId: summary.runId, endedAt: summary.endedAt ?? new Date().toISOString() });
     }
-    return { started: true, result, tookOverFrom: acquired.replaced, continued: continues, composition };
+    return { started: true, result, tookOverFrom: acquired.replaced, continued: continues };
   } finally {
     await keeper.stop();
     await leases.release(keeper.lease);
