@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import { formatCheckReport, runConnectionCheck } from "../check/connectionCheck";
 import { loadSettings, SettingsError, settingsForTenant, type Settings } from "../config/settings";
 import { runUnderLease } from "../service/leasedRun";
+import type { ComposeTenant } from "../service/serviceContext";
+import { Interruption } from "./interruption";
 import { compose } from "../compositionRoot";
 import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
 import { SyncError } from "../errors/syncError";
@@ -14,6 +16,7 @@ import { parseDemoOptions } from "./demoOptions";
 import { cliCompositionOptions, cliSignIn, expectedFailureLine, openKeptDemo, parseSignIn } from "./cliSession";
 import { settingsEnvironment } from "./localSettings";
 import { formatRunSummary, formatSuggestions } from "./runReport";
+import { runExport } from "./exportCommand";
 import { suggestServiceAccounts } from "../policy/serviceAccounts";
 
 const usage = `Usage: entra-sync <command> [options]
@@ -24,8 +27,13 @@ Commands:
                                        configured tenant, one at a time, unless --tenant names one. Exit code 3
                                        when a run for the tenant is already active (it is not started twice),
                                        4 when user deletions above the threshold were held (quarantined);
-                                       --allow-deletions applies them; --dry-run writes nothing and shows the plan
-  export [--demo]                      Print the stored directory as JSON (users, groups, memberships)
+                                       --allow-deletions applies them; --dry-run writes nothing and shows the plan.
+                                       Ctrl-C or SIGTERM stops at the next checkpoint and frees the tenant (exit
+                                       code 130 / 143); the next sync resumes
+  export [--format json|ndjson] [--demo]
+                                       Stream the stored directory (users, groups, devices, members, memberOf) to
+                                       stdout as it reads it, in columns named as in the tables (docs/schema.md,
+                                       "Export"); exit code 1 when the output closes early
   status [--json] [--limit N] [--demo] Show recent runs (--limit: how many, 1 to 1000, default 10)
   suggest-exclusions [--json] [--demo] List synced accounts that look like service or system accounts, with globs
                                        for USER_EXCLUDE_PATTERNS and how many accounts each would catch; it only
@@ -67,6 +75,7 @@ export const cliOptions = {
   demo: { type: "boolean" },
   tenant: { type: "string" },
   "sign-in": { type: "string" },
+  format: { type: "string", default: "json" },
 } as const satisfies Record<string, { type: "boolean" | "string"; default?: boolean }>;
 
 type CliValues = ReturnType<typeof parseArgs<{ options: typeof cliOptions; allowPositionals: true }>>["values"];
@@ -124,10 +133,14 @@ export async function main(argv: string[]): Promise<number> {
 async function runCommand(command: string, values: CliValues, tenants: Settings[], logger: Logger, signIn: SignInChoice | undefined): Promise<number> {
   if (command === "sync") {
     let code = 0;
+    const interruption = new Interruption().listen();
     for (const settings of tenants) {
+      if (interruption.exitCode !== undefined) break;
+      const onProgress = values.json ? undefined : progressPrinter();
       const session = cliCompositionOptions(cliSignIn(settings, signIn, (line) => process.stderr.write(`${line}\n`)));
-      const composition = compose(settings, { logger, onProgress: values.json ? undefined : progressPrinter(), ...session });
-      const outcome = await runUnderLease(composition, { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], allowDeletions: values["allow-deletions"], trigger: "cli" }, logger);
+      const composeTenant: ComposeTenant = (tenantSettings, options) => compose(tenantSettings, { ...options, onProgress, ...session });
+      const request = { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], allowDeletions: values["allow-deletions"], trigger: "cli", stopSignal: interruption.signal } as const;
+      const outcome = await runUnderLease(settings, request, { logger, composeTenant });
       if (!outcome.started) {
         const { holder } = outcome;
         process.stderr.write(`Tenant ${settings.tenantId}: run ${holder.runId} is already ${holder.state} (its lease lasts until ${holder.expiresAt}); not starting another.\n`);
@@ -135,20 +148,22 @@ async function runCommand(command: string, values: CliValues, tenants: Settings[
         continue;
       }
       const { summary, plan } = outcome.result;
+      if (summary.status === "paused" && interruption.exitCode !== undefined) {
+        process.stderr.write(`${interruption.describeStop(summary, values.tenant ? ` --tenant ${settings.tenantId}` : "")}\n`);
+        break;
+      }
+      if (outcome.continued) process.stderr.write(`Tenant ${settings.tenantId}: continued run ${summary.runId}, which was stopped at a checkpoint.\n`);
       if (outcome.tookOverFrom) process.stderr.write(`Tenant ${settings.tenantId}: took over from run ${outcome.tookOverFrom.runId}, whose lease had expired; resumed from its checkpoint.\n`);
       process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
       if (summary.status === "quarantined") code = Math.max(code, 4);
       else if (summary.status !== "succeeded") code = Math.max(code, 1);
     }
-    return code;
+    interruption.dispose();
+    return interruption.exitCode ?? code;
   }
   const settings = tenants[0]!;
   const composition = compose(settings, { logger });
-  if (command === "export") {
-    const snapshot = await composition.store.snapshot();
-    process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, exportedAt: new Date().toISOString(), ...snapshot }, null, 2)}\n`);
-    return 0;
-  }
+  if (command === "export") return await runExport(composition, values.format);
   if (command === "suggest-exclusions") {
     const report = await suggestServiceAccounts(composition.store);
     if (values.json) process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, ...report }, null, 2)}\n`);

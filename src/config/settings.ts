@@ -142,7 +142,7 @@ export const settingsSchema = z
     GRAPH_MAX_RETRIES: positiveInt(6, 20).default(6),
     SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(8),
     DirectoryStorage__queueServiceUri: httpsUrl("https://mystorage.queue.core.windows.net").optional(),
-    SYNC_LEASE_TTL_SECONDS: positiveInt(600, 86400).default(600),
+    SYNC_LEASE_TTL_SECONDS: positiveInt(60, 86400).default(60),
     SYNC_RUN_BUDGET_SECONDS: positiveInt(480, 1200).default(480),
     RUN_RETENTION_DAYS: positiveInt(90, 3650).default(90),
     ROLE_MAPPING: roleMappingSchema.optional(),

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { odata } from "@azure/data-tables";
 import { settingsForTenant } from "../config/settings";
 import type { Logger } from "../logging/logger";
+import { logEvent } from "../logging/operationalEvents";
 import { addWarning, type SyncRunSummary } from "../sync/syncRun";
 import { recordRunFailure } from "./runFailure";
 import { LeaseKeeper, LeaseLostError, type RunLeaseRecord } from "./runLease";
@@ -134,6 +135,9 @@ async function attemptRun(
     await context.leases.release(lease);
     await context.requests.update(tenantId, runId, { status: summary.status, endedAt: summary.endedAt });
     if (!summary.dryRun) await context.requests.recordSuccess(tenantId, { runId, endedAt: summary.endedAt ?? now });
+    if (summary.status === "quarantined") {
+      logEvent(logger, "warn", "runQuarantined", `Run quarantined: ${summary.heldDeletions?.count ?? 0} user deletions held above the threshold; review them and request a run with allowDeletions`, { runId, tenantId, trigger: summary.trigger, dryRun: summary.dryRun, heldDeletions: summary.heldDeletions?.count ?? 0 });
+    } else logEvent(logger, "info", "runSucceeded", "Run succeeded", { runId, tenantId, trigger: summary.trigger, dryRun: summary.dryRun });
     return { outcome: summary.status, runId, summary };
   }
   if (summary.status === "paused") {
