@@ -75,7 +75,7 @@ export const cliOptions = {
   demo: { type: "boolean" },
   tenant: { type: "string" },
   "sign-in": { type: "string" },
-  format: { type: "string", default: "json" },
+  format: { type: "string" },
 } as const satisfies Record<string, { type: "boolean" | "string"; default?: boolean }>;
 
 type CliValues = ReturnType<typeof parseArgs<{ options: typeof cliOptions; allowPositionals: true }>>["values"];
@@ -163,7 +163,7 @@ async function runCommand(command: string, values: CliValues, tenants: Settings[
   }
   const settings = tenants[0]!;
   const composition = compose(settings, { logger });
-  if (command === "export") return await runExport(composition, values.format);
+  if (command === "export") return await runExport(composition, values.format ?? "json");
   if (command === "suggest-exclusions") {
     const report = await suggestServiceAccounts(composition.store);
     if (values.json) process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, ...report }, null, 2)}\n`);
