@@ -15,6 +15,13 @@ export const graphAppRoleIds: Record<string, string> = {
 /** Microsoft Graph's application id, the same in every tenant and cloud. */
 export const microsoftGraphAppId = "00000003-0000-0000-c000-000000000000";
 
+/** Roles that let an app subscribe to change notifications (subscription-post-subscriptions): groups need Group.Read.All, GroupMember.Read.All is not listed. */
+export const subscriptionRoles = {
+  users: ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+  groups: ["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+} as const;
+export const groupSubscriptionPermission = "Group.Read.All";
+
 export interface FeatureSelection {
   /** Devices are read only when the device sync is enabled; there is no setting for it yet. */
   devices?: boolean;

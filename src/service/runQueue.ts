@@ -20,7 +20,7 @@ export const runMessageSchema = z.object({
   tenantId: z.string().regex(guidPattern),
   /** Which message may run the run next; copies with an older ticket are stale. */
   ticket: z.string().min(1).max(64),
-  trigger: z.enum(["schedule", "manual", "continuation"]),
+  trigger: z.enum(["schedule", "manual", "notification", "continuation"]),
   requestedBy: z.string().max(256).optional(),
   mode: z.enum(["incremental", "full"]),
   dryRun: z.boolean(),

@@ -13,7 +13,7 @@ export interface RunRequestInput {
   mode: SyncMode;
   dryRun: boolean;
   allowDeletions: boolean;
-  trigger: "schedule" | "manual";
+  trigger: "schedule" | "manual" | "notification";
   requestedBy: string | undefined;
 }
 
