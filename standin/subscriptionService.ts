@@ -82,6 +82,12 @@ export class SubscriptionService {
     return [...this.subscriptions.values()];
   }
 
+  /** Removes every subscription without notice, as when Graph loses them (tests of re-creation). */
+  removeAll(): void {
+    this.subscriptions.clear();
+    this.pending.clear();
+  }
+
   /** Moves a subscription's expiry (tests of renewal and expiry). */
   setExpiration(id: string, expirationDateTime: Date): void {
     const subscription = this.subscriptions.get(id);

@@ -10,6 +10,7 @@ export const graphAppRoleIds: Record<string, string> = {
   [usersPermission]: "df021288-bdef-4463-88db-98f22de89214",
   [groupMembersPermission]: "98830695-27a2-44f7-8c18-0c3ebc9698f6",
   [devicesPermission]: "7438b122-aefc-4978-80ed-43db9fcc7715",
+  "Group.Read.All": "5b567255-7703-4780-807c-7be8301ae99b",
 };
 
 /** Microsoft Graph's application id, the same in every tenant and cloud. */
