@@ -31,7 +31,7 @@ export interface FunctionAppHost {
 export interface FunctionAppHostOptions {
   connectionString: string;
   certDir: string;
-  /** How often the queue triggers poll; the real host backs off to a minute when idle, tests want quick reactions. */
+  /** How long an idle queue waits between polls; the real host backs off up to host.json maxPollingInterval (10 s), tests want quick reactions. */
   pollIntervalMs?: number;
 }
 
@@ -99,9 +99,14 @@ export async function startFunctionAppHost(options: FunctionAppHostOptions): Pro
   const pollInterval = options.pollIntervalMs ?? 100;
   const loop = async () => {
     while (!stopped) {
-      busy = pollOnce().then(() => undefined, () => undefined);
+      let handled = 0;
+      busy = pollOnce().then(
+        (count) => void (handled = count),
+        () => undefined,
+      );
       await busy;
-      await new Promise((resolve) => setTimeout(resolve, pollInterval));
+      // Like the host: after a poll that found messages it polls again at once; an idle queue waits up to the interval.
+      if (handled === 0) await new Promise((resolve) => setTimeout(resolve, pollInterval));
     }
   };
   void loop();
