@@ -163,6 +163,8 @@ async function main(): Promise<number> {
       burstsWallMs: burstsMs,
       storm: { changes: opts.storm, webhookCalls, runs: stormRuns, lastChangeLandedMs: latencies[stormLatencyIndex] ?? NaN, graphRequests: standIn.graphRequestCount() - graphAfterBursts },
       notificationPosts: notificationDeliveries.length,
+      notificationPostsRefused: notificationDeliveries.filter((delivery) => delivery.status === undefined || delivery.status >= 300).map((delivery) => delivery.status ?? delivery.error).slice(0, 5),
+      notificationPostsRefusedCount: notificationDeliveries.filter((delivery) => delivery.status === undefined || delivery.status >= 300).length,
     };
     console.log(JSON.stringify(result, null, 2));
     return 0;

@@ -56,6 +56,8 @@ export interface StandInOptions {
   maxNotificationsPerPost?: number;
   /** Waits before redelivering a notification the endpoint refused; default 1, 4 and 16 s (Graph retries for up to 4 hours). */
   deliveryRetryDelaysMs?: readonly number[];
+  /** Notification POSTs in flight at once; default 8 (a guess). */
+  maxConcurrentDeliveries?: number;
 }
 
 export interface RecordedRequest {
@@ -191,6 +193,7 @@ export class GraphStandIn {
     this.subscriptions = new SubscriptionService(url, tenantId, model, {
       maxNotificationsPerPost: positive("maxNotificationsPerPost", options.maxNotificationsPerPost ?? 100),
       deliveryRetryDelaysMs: options.deliveryRetryDelaysMs ?? [1_000, 4_000, 16_000],
+      maxConcurrentDeliveries: positive("maxConcurrentDeliveries", options.maxConcurrentDeliveries ?? 8),
     });
     const self = this;
     this.faults = {

@@ -39,6 +39,8 @@ export interface SubscriptionOptions {
   maxNotificationsPerPost: number;
   /** Waits before redelivering a notification the endpoint did not take; Graph retries with exponential backoff for up to 4 hours. */
   deliveryRetryDelaysMs: readonly number[];
+  /** POSTs in flight at once; a guess (Graph names no number), kept small so a storm does not drown the receiver in TLS handshakes. */
+  maxConcurrentDeliveries: number;
 }
 
 export interface SubscriptionCaller {
@@ -66,6 +68,8 @@ export class SubscriptionService {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
   private stopped = false;
+  private deliveriesInFlight = 0;
+  private readonly deliverySlots: Array<() => void> = [];
 
   constructor(
     private readonly baseUrl: string,
@@ -262,12 +266,17 @@ export class SubscriptionService {
     if (this.stopped) return;
     let status: number | undefined;
     let error: string | undefined;
+    if (this.deliveriesInFlight >= this.options.maxConcurrentDeliveries) await new Promise<void>((resolve) => this.deliverySlots.push(resolve));
+    this.deliveriesInFlight++;
     try {
       const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json; charset=utf-8" }, body: JSON.stringify({ value: items }), signal: AbortSignal.timeout(validationTimeoutMs) });
       status = response.status;
       await response.arrayBuffer();
     } catch (caught) {
       error = (caught as Error).message;
+    } finally {
+      this.deliveriesInFlight--;
+      this.deliverySlots.shift()?.();
     }
     this.deliveries.push({ kind, url, status, notifications: items.length, at: Date.now(), ...(error ? { error } : {}) });
     // A 2xx is delivered; anything else (even 4xx) is retried (change-notifications-delivery-webhooks).

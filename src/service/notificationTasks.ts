@@ -1,6 +1,7 @@
 // The sync-notifications queue: delayed debounce checks and subscription upkeep the webhook hands off so it can answer Graph at once.
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
+import { parseQueueMessage, QueueSender } from "./queueMessages";
 
 /** The queue the notification-task function listens on; also its binding's queueName. */
 export const notificationTaskQueueName = "sync-notifications";
@@ -18,19 +19,8 @@ export const notificationTaskSchema = z.discriminatedUnion("task", [
 
 export type NotificationTask = z.infer<typeof notificationTaskSchema>;
 
-export function parseNotificationTask(raw: unknown): { task: NotificationTask } | { problem: string } {
-  let value = raw;
-  if (typeof raw === "string") {
-    try {
-      value = JSON.parse(raw) as unknown;
-    } catch {
-      return { problem: "the message is not JSON" };
-    }
-  }
-  const parsed = notificationTaskSchema.safeParse(value);
-  if (parsed.success) return { task: parsed.data };
-  const issue = parsed.error.issues[0]!;
-  return { problem: `${issue.path.join(".") || "message"}: ${issue.message}` };
+export function parseNotificationTask(raw: unknown): { message: NotificationTask } | { problem: string } {
+  return parseQueueMessage(raw, notificationTaskSchema);
 }
 
 export interface NotificationTaskQueue {
@@ -38,18 +28,14 @@ export interface NotificationTaskQueue {
 }
 
 export class StorageNotificationTaskQueue implements NotificationTaskQueue {
-  private created: Promise<unknown> | undefined;
+  private readonly sender: QueueSender;
 
-  constructor(private readonly client: QueueClient) {}
+  constructor(client: QueueClient) {
+    this.sender = new QueueSender(client);
+  }
 
   async send(task: NotificationTask, options: { delaySeconds?: number } = {}): Promise<void> {
-    this.created ??= this.client.createIfNotExists().catch((error: unknown) => {
-      this.created = undefined;
-      throw error;
-    });
-    await this.created;
     const delay = options.delaySeconds === undefined ? undefined : Math.min(maxVisibilityDelaySeconds, Math.max(0, Math.ceil(options.delaySeconds)));
-    // Base64, as the queue trigger decodes it by default (host.json extensions.queues.messageEncoding).
-    await this.client.sendMessage(Buffer.from(JSON.stringify(task), "utf8").toString("base64"), { visibilityTimeout: delay });
+    await this.sender.send(JSON.stringify(task), delay);
   }
 }

@@ -133,7 +133,7 @@ export class SyncService {
       options.logger.error(`Dropped a message on ${notificationTaskQueueName} that is not a notification task (${parsed.problem})`);
       return undefined;
     }
-    const task = parsed.task;
+    const task = parsed.message;
     if (!this.tenantIds.includes(task.tenantId)) {
       options.logger.warn(`Dropped a notification task for tenant ${task.tenantId}, which is no longer configured`);
       return undefined;
