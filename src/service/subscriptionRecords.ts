@@ -1,6 +1,7 @@
 // Each tenant's change-notification subscriptions and upkeep state, as rows next to its checkpoints and lease in the SyncState table.
 import type { TableClient } from "@azure/data-tables";
 import type { SubscribedResource } from "../graph/graphSubscriptions";
+import { knownSecrets } from "../logging/logger";
 import { statusOf } from "../store/tableWriter";
 
 /** creating: claimed by an instance whose POST /subscriptions is in flight; active: Graph holds it. */
@@ -57,6 +58,7 @@ export class SubscriptionRecords {
 
   /** Claims the resource for a creation; false when another instance holds a claim or a subscription already. */
   async claim(record: Omit<SubscriptionRecord, "etag">, replacing: SubscriptionRecord | undefined): Promise<SubscriptionRecord | undefined> {
+    redactFromLogs(record.clientState);
     const entity = { partitionKey: record.tenantId, rowKey: subscriptionRowKey(record.resource), ...entityOf(record) };
     try {
       const response = replacing ? await this.table.updateEntity(entity, "Replace", { etag: replacing.etag }) : await this.table.createEntity(entity);
@@ -107,7 +109,13 @@ function entityOf(record: Omit<SubscriptionRecord, "tenantId" | "resource" | "et
   return { subscriptionId: record.subscriptionId, clientState: record.clientState, state: record.state, expiresAt: record.expiresAt, createdAt: record.createdAt, renewedAt: record.renewedAt };
 }
 
+/** Every log line and check message is redacted of known secrets, so a clientState that slips into an error text is still not logged. */
+function redactFromLogs(clientState: string): void {
+  if (clientState !== "" && !knownSecrets.includes(clientState)) knownSecrets.push(clientState);
+}
+
 function recordOf(tenantId: string, resource: SubscribedResource, entity: SubscriptionEntity, etag: string): SubscriptionRecord {
+  redactFromLogs(String(entity.clientState ?? ""));
   return {
     tenantId,
     resource,
