@@ -10,6 +10,9 @@ import { createLogger } from "../../src/logging/logger";
 import { useSyncService } from "../../src/service/serviceProvider";
 import { openServiceTables } from "../../src/service/serviceStorage";
 import { SubscriptionRecords } from "../../src/service/subscriptionRecords";
+import type { NotificationTask } from "../../src/service/notificationTasks";
+import { RunLeases } from "../../src/service/runLease";
+import type { RunMessage } from "../../src/service/runQueue";
 import { SyncService } from "../../src/service/syncService";
 import { RunLog } from "../../src/store/runLog";
 import { emptyStoreMetrics } from "../../src/store/tableWriter";
@@ -225,6 +228,64 @@ describe("lifecycle notifications", () => {
     await waitFor("the re-created subscription", async () => env.standIn.subscriptions.list().some((candidate) => candidate.resource === "users" && candidate.id !== subscription.id));
     await host.drain(20_000);
     assert.ok((await notificationRuns(settings)).length >= 2, "changes possibly lost with the removed subscription get a run");
+  });
+});
+
+describe("debounce and active runs", () => {
+  /** A service whose queues are in memory, so each debounce check is driven by the test and no worker runs. */
+  function withQueues() {
+    const settings = env.settings({ SYNC_CHANGE_NOTIFICATIONS: "true", CHANGE_NOTIFICATION_URL: host.notificationUrl, CHANGE_NOTIFICATION_DEBOUNCE_SECONDS: "1" });
+    const runs: RunMessage[] = [];
+    const tasks: Array<{ task: NotificationTask; delaySeconds: number | undefined }> = [];
+    const service = new SyncService(settings, {
+      composeTenant: (tenantSettings, composeOptions) => compose(tenantSettings, { ...composeOptions, credential: new ClientSecretCredential(tenantSettings.tenantId, standInClient.clientId, standInClient.clientSecret, { authorityHost: env.standIn.url, disableInstanceDiscovery: true }) }),
+      queue: { send: async (message) => void runs.push(message) },
+      notificationTasks: { send: async (task, options) => void tasks.push({ task, delaySeconds: options?.delaySeconds }) },
+    });
+    // The webhook (Graph's validation request) reaches this service through the host.
+    useSyncService(service);
+    return { service, settings, runs, tasks };
+  }
+  const debounce = (service: SyncService, tenantId: string) => service.processNotificationTask({ task: "debounce", tenantId }, { logger: logger() }) as Promise<{ outcome: string; run?: { runId: string; alreadyRunning: boolean } }>;
+  const quiet = () => new Promise((resolve) => setTimeout(resolve, 1_100));
+
+  test("a run active since before the last notification gets a follow-up run once it ends; one requested after it covers the burst", async () => {
+    const { service, settings, runs, tasks } = withQueues();
+    await service.maintainSubscriptions(logger());
+    const [record] = await new SubscriptionRecords(openServiceTables(settings).syncState).readAll(settings.tenantId);
+    const notify = () => service.receiveChangeNotifications({ validationToken: null, contentType: "application/json", body: Buffer.from(JSON.stringify({ value: [{ subscriptionId: record!.subscriptionId, clientState: record!.clientState, tenantId: settings.tenantId, changeType: "updated", resource: "Users/x" }] })) }, logger());
+    const tenantId = settings.tenantId;
+
+    const earlier = await service.requestRun({ tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "test" }, logger());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await notify()).status, 202);
+    assert.deepEqual(tasks.map((entry) => [entry.task.task, entry.delaySeconds]), [["debounce", 1]], "the burst's first notification schedules one check");
+    assert.equal((await debounce(service, tenantId)).outcome, "waiting", "checked before the quiet period ended");
+    await quiet();
+    const during = await debounce(service, tenantId);
+    assert.equal(during.outcome, "waitingForActiveRun", "the active run may have read its deltas before the change");
+    assert.equal(during.run?.runId, earlier.runId);
+    assert.ok((await service.readStatus()).tenants[0]!.changeNotifications.pending, "the notifications stay pending");
+    const leases = new RunLeases(openServiceTables(settings).syncState, 60_000);
+    assert.ok(await leases.release((await leases.read(tenantId))!), "the earlier run ends");
+    await quiet();
+    const after = await debounce(service, tenantId);
+    assert.equal(after.outcome, "requested");
+    assert.equal(after.run?.alreadyRunning, false);
+    assert.equal(runs.at(-1)?.trigger, "notification", "a run for the notified change was queued");
+    assert.equal((await service.readStatus()).tenants[0]!.changeNotifications.pending, null);
+
+    assert.equal((await notify()).status, 202);
+    await quiet();
+    const later = await service.requestRun({ tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "test" }, logger());
+    assert.equal(later.alreadyRunning, true, "the notified run still holds the tenant");
+    await leases.release((await leases.read(tenantId))!);
+    const manual = await service.requestRun({ tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "test" }, logger());
+    const queued = runs.length;
+    const covered = await debounce(service, tenantId);
+    assert.equal(covered.outcome, "requested");
+    assert.equal(covered.run?.runId, manual.runId, "a run requested after the last notification covers it");
+    assert.equal(runs.length, queued, "so no second run is queued");
   });
 });
 
