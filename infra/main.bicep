@@ -134,6 +134,21 @@ param runRetentionDays int = 90
 @description('Grant the managed identity User.Read.All and GroupMember.Read.All on Microsoft Graph (needs Privileged Role Administrator).')
 param grantGraphPermissions bool = false
 
+@description('Grant Group.Read.All too, so group changes are notified (SYNC_CHANGE_NOTIFICATIONS); without it only user changes are, and group changes wait for the next scheduled run.')
+param grantGroupReadAll bool = false
+
+@description('Subscribe to Microsoft Graph change notifications so changes reach the tables within a minute (SYNC_CHANGE_NOTIFICATIONS).')
+@allowed([
+  'true'
+  'false'
+])
+param syncChangeNotifications string = 'false'
+
+@description('Seconds without further notifications before a notified change starts a run (CHANGE_NOTIFICATION_DEBOUNCE_SECONDS).')
+@minValue(1)
+@maxValue(300)
+param changeNotificationDebounceSeconds int = 10
+
 @description('Node.js version of the Functions runtime; 20 is past its end of life and kept only for apps pinned to it.')
 @allowed([
   '20'
@@ -265,6 +280,7 @@ module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermission
   params: {
     principalId: identity.outputs.principalId
     syncDevices: toLower(syncDevices) == 'true'
+    grantGroupReadAll: grantGroupReadAll
   }
 }
 
@@ -320,6 +336,8 @@ module functionApp 'app/function.bicep' = {
     syncLeaseTtlSeconds: syncLeaseTtlSeconds
     syncRunBudgetSeconds: syncRunBudgetSeconds
     runRetentionDays: runRetentionDays
+    syncChangeNotifications: syncChangeNotifications
+    changeNotificationDebounceSeconds: changeNotificationDebounceSeconds
   }
 }
 

@@ -46,6 +46,8 @@ export interface Composition {
   state: SyncStateStore;
   runLog: RunLog;
   graphClient: Client;
+  /** Signs in to Graph; read for the roles its token grants (which subscriptions may exist). */
+  credential: TokenCredential;
   graphMetrics: GraphMetrics;
   tables: DirectoryTables;
 }
@@ -109,5 +111,5 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
   const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth });
-  return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
+  return { settings, engine, store, state, runLog, graphClient, credential, graphMetrics, tables };
 }

@@ -229,6 +229,7 @@ export class DirectoryModel {
   readonly devices = new Map<string, ModelDevice>();
 
   private readonly log: ChangeRecord[] = [];
+  private readonly listeners = new Set<(change: ChangeRecord) => void>();
   private readonly random: SeededRandom;
   /** Device properties have their own stream so adding devices never shifts the users and groups a seed produces. */
   private readonly deviceRandom: SeededRandom;
@@ -597,8 +598,16 @@ export class DirectoryModel {
     return result;
   }
 
+  /** Calls listener with every later change as it is recorded (the stand-in's change notifications); returns the unsubscribe. */
+  onChange(listener: (change: ChangeRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   private record(change: DistributiveOmit<ChangeRecord, "seq">): void {
-    this.log.push({ ...change, seq: this.log.length + 1 } as ChangeRecord);
+    const recorded = { ...change, seq: this.log.length + 1 } as ChangeRecord;
+    this.log.push(recorded);
+    for (const listener of this.listeners) listener(recorded);
   }
 
   /** Generated devices, not in the change log: the first always joins a group when there is one, the rest half the time. */

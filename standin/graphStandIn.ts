@@ -22,6 +22,7 @@ import {
   type UpdatedObjectProperties,
 } from "./deltaQueryEngine";
 import { DirectoryModel, type MemberType } from "./directoryModel";
+import { SubscriptionService } from "./subscriptionService";
 import { TokenIssuer, type AccessTokenClaims, type ClientAssertionRecord, type RegisteredClient, type TokenSubject, type TokenVerification } from "./tokenIssuer";
 
 export interface StandInOptions {
@@ -51,6 +52,12 @@ export interface StandInOptions {
   replayChanges?: boolean;
   /** Access token lifetime; default 3599 s as Entra issues. */
   accessTokenLifetimeSeconds?: number;
+  /** Change notifications per POST to a notification URL; default 100 (a guess: Graph batches them but names no number). */
+  maxNotificationsPerPost?: number;
+  /** Waits before redelivering a notification the endpoint refused; default 1, 4 and 16 s (Graph retries for up to 4 hours). */
+  deliveryRetryDelaysMs?: readonly number[];
+  /** Notification POSTs in flight at once; default 8 (a guess). */
+  maxConcurrentDeliveries?: number;
 }
 
 export interface RecordedRequest {
@@ -149,6 +156,8 @@ export class GraphStandIn {
   /** Every request in arrival order, token endpoint and unknown paths included. */
   readonly requests: RecordedRequest[] = [];
   readonly faults: StandInFaults;
+  /** Change-notification subscriptions, their deliveries, and lifecycle notifications on demand. */
+  readonly subscriptions: SubscriptionService;
 
   private readonly issuer: TokenIssuer;
   private readonly engine: DeltaQueryEngine;
@@ -180,6 +189,11 @@ export class GraphStandIn {
       softDeletedMembership: options.softDeletedUserMembership ?? "kept",
       updatedObjectProperties: options.updatedObjectProperties ?? "changed",
       replayChanges: options.replayChanges ?? false,
+    });
+    this.subscriptions = new SubscriptionService(url, tenantId, model, {
+      maxNotificationsPerPost: positive("maxNotificationsPerPost", options.maxNotificationsPerPost ?? 100),
+      deliveryRetryDelaysMs: options.deliveryRetryDelaysMs ?? [1_000, 4_000, 16_000],
+      maxConcurrentDeliveries: positive("maxConcurrentDeliveries", options.maxConcurrentDeliveries ?? 8),
     });
     const self = this;
     this.faults = {
@@ -284,6 +298,7 @@ export class GraphStandIn {
   }
 
   async stop(): Promise<void> {
+    this.subscriptions.stop();
     await Promise.all(
       this.servers.map(
         (server) =>
@@ -310,8 +325,8 @@ export class GraphStandIn {
     const resourceUnits = graph ? resourceUnitCost(method, path, parsed.searchParams) : 0;
     let reply: Reply;
     try {
-      const body = method === "POST" ? await readBody(request) : "";
-      reply = this.crashAfter === 0 ? this.graphError(ids, 500, "generalException", "An unspecified error has occurred.") : this.route(request, method, parsed, body, ids, resourceUnits);
+      const body = method === "POST" || method === "PATCH" ? await readBody(request) : "";
+      reply = this.crashAfter === 0 ? this.graphError(ids, 500, "generalException", "An unspecified error has occurred.") : await this.route(request, method, parsed, body, ids, resourceUnits);
       if (graph && this.crashAfter !== undefined && this.crashAfter > 0) this.crashAfter--;
     } catch (error) {
       reply = this.graphError(ids, 500, "generalException", `Stand-in failure: ${error instanceof Error ? error.message : String(error)}`);
@@ -324,9 +339,9 @@ export class GraphStandIn {
     }
   }
 
-  private route(request: IncomingMessage, method: string, url: URL, body: string, ids: RequestIds, resourceUnits: number): Reply {
+  private route(request: IncomingMessage, method: string, url: URL, body: string, ids: RequestIds, resourceUnits: number): Reply | Promise<Reply> {
     const path = url.pathname;
-    if (isGraphPath(path)) return this.graphRequest(request, method, url, ids, resourceUnits);
+    if (isGraphPath(path)) return this.graphRequest(request, method, url, body, ids, resourceUnits);
 
     const discovery = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);
     if (discovery && method === "GET") {
@@ -349,7 +364,7 @@ export class GraphStandIn {
     return this.graphError(ids, 404, "NotFound", `The stand-in does not serve ${method} ${path}.`);
   }
 
-  private graphRequest(request: IncomingMessage, method: string, url: URL, ids: RequestIds, resourceUnits: number): Reply {
+  private async graphRequest(request: IncomingMessage, method: string, url: URL, body: string, ids: RequestIds, resourceUnits: number): Promise<Reply> {
     try {
       const claims = this.authenticate(request);
       if (this.throttleRemaining > 0) {
@@ -366,6 +381,14 @@ export class GraphStandIn {
         const headers: Record<string, string> = this.failRetryAfter === undefined ? {} : { "Retry-After": String(this.failRetryAfter) };
         const [code, message] = serverErrors[this.failStatus];
         return this.graphError(ids, this.failStatus, code, message, headers);
+      }
+      const segments = url.pathname.split("/").filter((segment) => segment !== "").slice(1).map((segment) => decodeURIComponent(segment));
+      if (segments[0] === "subscriptions") {
+        const answer = await this.subscriptions.handle(method, segments.slice(1), body, { appId: claims.appid, roles: Array.isArray(claims.roles) ? claims.roles : [] });
+        if (answer.error) throw new GraphRequestError(answer.status, answer.error.code, answer.error.message);
+        const reply: Reply = answer.body === undefined ? { status: answer.status, headers: {}, body: "" } : this.json(answer.status, answer.body);
+        reply.headers = { ...this.graphHeaders(ids), ...this.usageHeaders(claims, resourceUnits), ...reply.headers };
+        return reply;
       }
       if (method !== "GET") throw new GraphRequestError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.");
       const reply = this.graphGet(url, claims, headerValue(request, "prefer"));

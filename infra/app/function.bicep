@@ -140,6 +140,12 @@ param syncRunBudgetSeconds int
 @description('Days run records and change events are kept.')
 param runRetentionDays int
 
+@description('Whether Graph change notifications start runs (SYNC_CHANGE_NOTIFICATIONS); the webhook URL comes from WEBSITE_HOSTNAME.')
+param syncChangeNotifications string
+
+@description('Quiet period in seconds before notified changes start a run (CHANGE_NOTIFICATION_DEBOUNCE_SECONDS).')
+param changeNotificationDebounceSeconds int
+
 // Every app setting of the app, in one list; entries with an empty value are dropped so the code's defaults apply.
 var appSettings = filter(
   [
@@ -186,6 +192,8 @@ var appSettings = filter(
     { name: 'SYNC_LEASE_TTL_SECONDS', value: string(syncLeaseTtlSeconds) }
     { name: 'SYNC_RUN_BUDGET_SECONDS', value: string(syncRunBudgetSeconds) }
     { name: 'RUN_RETENTION_DAYS', value: string(runRetentionDays) }
+    { name: 'SYNC_CHANGE_NOTIFICATIONS', value: syncChangeNotifications }
+    { name: 'CHANGE_NOTIFICATION_DEBOUNCE_SECONDS', value: string(changeNotificationDebounceSeconds) }
   ],
   setting => !empty(setting.value)
 )

@@ -60,6 +60,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     resource syncPoisonQueue 'queues@2023-05-01' = {
       name: '${syncQueueName}-poison'
     }
+
+    // Debounce checks and subscription upkeep for Graph change notifications (fixed in the code, src/service/notificationTasks.ts).
+    resource notificationQueue 'queues@2023-05-01' = {
+      name: 'sync-notifications'
+    }
   }
 }
 

@@ -11,7 +11,8 @@ import { explainNetworkFailure } from "../errors/networkFailure";
 import { syncErrorIn } from "../errors/syncError";
 import { explainStorageFailure } from "../store/storageFailure";
 import { knownSecrets, redact, silentLogger, type Logger } from "../logging/logger";
-import { comparePermissions, decodeTokenClaims, graphAppRoleIds, microsoftGraphAppId, requiredGraphPermissions, rolesOf } from "./graphPermissions";
+import { comparePermissions, decodeTokenClaims, graphAppRoleIds, groupSubscriptionPermission, microsoftGraphAppId, requiredGraphPermissions, rolesOf, subscriptionRoles } from "./graphPermissions";
+import { SubscriptionRecords } from "../service/subscriptionRecords";
 
 export type CheckOutcome = "pass" | "warn" | "fail";
 
@@ -170,12 +171,45 @@ async function checkTenant(settings: Settings, options: ConnectionCheckOptions):
     results.push({ check: "graphToken", outcome: "pass", message: `Got a Microsoft Graph token (${signedInAs}) for app ${appId}, service principal ${principal}.` });
     results.push(...permissionResults(settings, rolesOf(claims), required, principal));
   }
+  results.push(await checkChangeNotifications(settings, typeof claims["scp"] === "string" ? undefined : rolesOf(claims)));
   const reads = [["graphUsers", "users"], ["graphGroups", "groups"], ...(settings.syncDevices ? [["graphDevices", "devices"] as const] : [])] as const;
   for (const [check, collection] of reads) results.push(await readOne(settings, token, check, collection));
   for (const [setting, ids] of [["SCOPE_GROUPS", settings.scope.includeGroups], ["SCOPE_EXCLUDE_GROUPS", settings.scope.excludeGroups]] as const) {
     for (const id of ids) results.push(await checkScopeGroup(settings, token, setting, id));
   }
   return results;
+}
+
+/** Change notifications: which resources can be subscribed with the granted roles, and the subscriptions the upkeep stored. */
+/** roles is undefined for a signed-in admin, whose delegated token says nothing of the app's permissions. */
+async function checkChangeNotifications(settings: Settings, roles: readonly string[] | undefined): Promise<CheckResult> {
+  const notifications = settings.changeNotifications;
+  let stored: string;
+  try {
+    const records = await new SubscriptionRecords(createTables(settings).syncState).readAll(settings.tenantId);
+    stored = records.length === 0 ? "no subscriptions stored yet" : records.map((record) => `${record.resource} ${record.subscriptionId || "(being created)"} until ${record.expiresAt || "?"}`).join("; ");
+  } catch (error) {
+    stored = `subscriptions could not be read (${errorText(error)})`;
+  }
+  if (!notifications.enabled) {
+    return { check: "changeNotifications", outcome: "pass", message: `Change notifications are off (SYNC_CHANGE_NOTIFICATIONS); changes arrive with the scheduled runs${stored.startsWith("no ") ? "" : `; ${stored}, which the upkeep timer deletes`}.` };
+  }
+  if (roles === undefined) return { check: "changeNotifications", outcome: "warn", message: `Change notifications are on; signed in as a user, so the app's permission to subscribe was not checked; ${stored}.`, fix: "Run check with --sign-in app in the Function App (GET /api/check) to check the deployed credential." };
+  const users = subscriptionRoles.users.some((role) => roles.includes(role));
+  const groups = subscriptionRoles.groups.some((role) => roles.includes(role));
+  const where = `Graph posts to ${notifications.notificationUrl ?? "(no URL: set CHANGE_NOTIFICATION_URL)"}, runs follow ${notifications.debounceSeconds} s after the last notification`;
+  if (!notifications.notificationUrl || !users) {
+    return { check: "changeNotifications", outcome: "fail", message: `Change notifications are on but ${!notifications.notificationUrl ? "there is no notification URL" : "the token lacks User.Read.All, which a users subscription needs"}; ${stored}.`, fix: !notifications.notificationUrl ? "Set CHANGE_NOTIFICATION_URL to https://<function app host>/api/notifications." : "Grant User.Read.All (see the graphPermissions line)." };
+  }
+  if (!groups) {
+    return {
+      check: "changeNotifications",
+      outcome: "warn",
+      message: `Change notifications are on for users only; group changes wait for the next scheduled run, because a groups subscription needs ${groupSubscriptionPermission} and the sync's GroupMember.Read.All does not allow it. ${where}; ${stored}.`,
+      fix: `To have group changes notified too, grant ${groupSubscriptionPermission} (the Bicep parameter grantGroupReadAll=true, or docs/permissions.md).`,
+    };
+  }
+  return { check: "changeNotifications", outcome: "pass", message: `Change notifications are on for users and groups. ${where}; ${stored}.` };
 }
 
 /** A scope group that does not exist, or is of a kind not synced, would silently include or exclude nobody. */
@@ -198,7 +232,12 @@ async function checkScopeGroup(settings: Settings, token: string, setting: strin
 }
 
 function permissionResults(settings: Settings, granted: string[], required: readonly string[], principal: string): CheckResult[] {
-  const { missing, coveredByBroader, unneeded } = comparePermissions(granted, required);
+  const compared = comparePermissions(granted, required);
+  // With change notifications on, Group.Read.All is the documented way to subscribe to groups, not excess privilege.
+  const wantedForNotifications = settings.changeNotifications.enabled ? [groupSubscriptionPermission] : [];
+  const missing = compared.missing;
+  const coveredByBroader = compared.coveredByBroader.filter((entry) => !entry.by.every((role) => wantedForNotifications.includes(role)));
+  const unneeded = compared.unneeded.filter((role) => !wantedForNotifications.includes(role));
   const graph = settings.graphEndpoint;
   const grant = (permission: string) =>
     `graphSp=$(az ad sp show --id ${microsoftGraphAppId} --query id -o tsv); az rest --method POST --uri ${graph}/v1.0/servicePrincipals/$graphSp/appRoleAssignedTo ` +

@@ -10,10 +10,18 @@ export const graphAppRoleIds: Record<string, string> = {
   [usersPermission]: "df021288-bdef-4463-88db-98f22de89214",
   [groupMembersPermission]: "98830695-27a2-44f7-8c18-0c3ebc9698f6",
   [devicesPermission]: "7438b122-aefc-4978-80ed-43db9fcc7715",
+  "Group.Read.All": "5b567255-7703-4780-807c-7be8301ae99b",
 };
 
 /** Microsoft Graph's application id, the same in every tenant and cloud. */
 export const microsoftGraphAppId = "00000003-0000-0000-c000-000000000000";
+
+/** Roles that let an app subscribe to change notifications (subscription-post-subscriptions): groups need Group.Read.All, GroupMember.Read.All is not listed. */
+export const subscriptionRoles = {
+  users: ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+  groups: ["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+} as const;
+export const groupSubscriptionPermission = "Group.Read.All";
 
 export interface FeatureSelection {
   /** Devices are read only when the device sync is enabled; there is no setting for it yet. */

@@ -174,6 +174,11 @@ export const settingsSchema = z
     SYNC_DISABLED_USERS: z.enum(["keep", "exclude"], { message: "must be keep (synced, marked accountEnabled false) or exclude" }).default("keep"),
     USER_EXCLUDE_PATTERNS: commaList(glob).optional(),
     SYNC_DEVICES: booleanSetting("read devices/delta into the devices table; needs Device.Read.All").default(false),
+    SYNC_CHANGE_NOTIFICATIONS: booleanSetting("subscribe to Microsoft Graph change notifications so a change starts an incremental run within seconds").default(false),
+    CHANGE_NOTIFICATION_URL: httpsUrl("https://func-abc123.azurewebsites.net/api/notifications").optional(),
+    CHANGE_NOTIFICATION_DEBOUNCE_SECONDS: positiveInt(10, 300).default(10),
+    /** Platform-set (App Service), not a product setting: excluded from settingNames. */
+    WEBSITE_HOSTNAME: z.string().trim().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name").optional(),
   })
   .superRefine((settings, context) => {
     if (!settings.ENTRA_TENANT_ID && !settings.SYNC_TENANTS) {
@@ -203,12 +208,20 @@ export const settingsSchema = z
         context.addIssue({ code: "custom", path: [name], message: `is ${value}, the ${pinned} cloud's, but ENTRA_CLOUD is ${settings.ENTRA_CLOUD}; leave ${name} empty to follow ENTRA_CLOUD` });
       }
     }
+    if (settings.SYNC_CHANGE_NOTIFICATIONS && !settings.CHANGE_NOTIFICATION_URL && !settings.WEBSITE_HOSTNAME) {
+      context.addIssue({ code: "custom", path: ["CHANGE_NOTIFICATION_URL"], message: "is required when SYNC_CHANGE_NOTIFICATIONS is true outside Azure (where WEBSITE_HOSTNAME gives it): the webhook's public https URL such as https://func-abc123.azurewebsites.net/api/notifications" });
+    }
     if (!settings.DirectoryStorage && !settings.DirectoryStorage__tableServiceUri) {
       context.addIssue({ code: "custom", path: ["DirectoryStorage__tableServiceUri"], message: "is required: the Table endpoint such as https://mystorage.table.core.windows.net (or DirectoryStorage as a connection string for Azurite)" });
     }
   });
 
 export type RawSettings = z.infer<typeof settingsSchema>;
+
+/** Set by App Service on every Function App: its public host name, from which the webhook URL is derived. */
+const platformHostSetting = "WEBSITE_HOSTNAME";
+/** The webhook's route (functions/receiveChangeNotification.ts). */
+export const changeNotificationRoute = "notifications";
 
 /** What differs between the tenants one deployment syncs. */
 export interface TenantSettings {
@@ -250,6 +263,15 @@ export interface Settings extends TenantSettings {
   scope: ScopeSettings;
   /** Devices are read (devices/delta) into their own table; off by default, and only then is Device.Read.All needed. */
   syncDevices: boolean;
+  /** Graph change notifications: whether subscriptions exist, the webhook URL Graph posts to, and the quiet period before a run. */
+  changeNotifications: ChangeNotificationSettings;
+}
+
+export interface ChangeNotificationSettings {
+  enabled: boolean;
+  /** Undefined only when the feature is off and no URL could be derived. */
+  notificationUrl: string | undefined;
+  debounceSeconds: number;
 }
 
 /** A setting that is missing or malformed; the message is one line naming it. */
@@ -261,7 +283,7 @@ export class SettingsError extends SyncError {
 }
 
 /** Names of every app setting the code reads (used to check infra and docs agree). */
-export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
+export const settingNames: readonly string[] = Object.keys(settingsSchema.shape).filter((name) => name !== platformHostSetting);
 
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const input: Record<string, string> = {};
@@ -269,7 +291,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     const value = env[name];
     if (value !== undefined && value.trim() !== "") input[name] = value;
   }
-  const parsed = settingsSchema.safeParse(input);
+  const platformHost = env[platformHostSetting]?.trim();
+  const parsed = settingsSchema.safeParse({ ...input, ...(platformHost ? { WEBSITE_HOSTNAME: platformHost } : {}) });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? "settings");
@@ -318,6 +341,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     deletionThreshold: { count: raw.DELETION_THRESHOLD_COUNT, percent: raw.DELETION_THRESHOLD_PERCENT },
     roleMapping: new Map(Object.entries(raw.ROLE_MAPPING ?? {}).map(([groupId, roles]) => [groupId.toLowerCase(), [...new Set(Array.isArray(roles) ? roles : [roles])].sort()])),
     syncDevices: raw.SYNC_DEVICES,
+    changeNotifications: {
+      enabled: raw.SYNC_CHANGE_NOTIFICATIONS,
+      notificationUrl: raw.CHANGE_NOTIFICATION_URL ?? (raw.WEBSITE_HOSTNAME ? `https://${raw.WEBSITE_HOSTNAME}/api/${changeNotificationRoute}` : undefined),
+      debounceSeconds: raw.CHANGE_NOTIFICATION_DEBOUNCE_SECONDS,
+    },
     scope: {
       includeGroups: raw.SCOPE_GROUPS ?? [],
       includeGroupPatterns: raw.SCOPE_GROUP_NAME_PATTERNS ?? [],

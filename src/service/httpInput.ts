@@ -37,7 +37,7 @@ export interface RequestLike {
 export async function readJsonBody(request: RequestLike): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxRequestBodyBytes) throw tooLarge();
-  const bytes = await readLimited(request.body);
+  const bytes = await readLimited(request.body, maxRequestBodyBytes, tooLarge);
   if (bytes.length === 0) return {};
   const contentType = (request.headers.get("content-type") ?? "").toLowerCase();
   const [mediaType, ...parameters] = contentType.split(";").map((part) => part.trim());
@@ -57,7 +57,14 @@ export async function readJsonBody(request: RequestLike): Promise<unknown> {
   }
 }
 
-async function readLimited(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
+/** Reads a body of at most maxBytes (declared or streamed); a larger one is refused with 413 before it is all read. */
+export async function readBodyBytes(request: RequestLike, maxBytes: number): Promise<Uint8Array> {
+  const tooBig = () => new ApiError(413, "payload_too_large", `The body is larger than ${maxBytes} bytes`);
+  if (Number(request.headers.get("content-length") ?? "0") > maxBytes) throw tooBig();
+  return await readLimited(request.body, maxBytes, tooBig);
+}
+
+async function readLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number, tooBig: () => ApiError): Promise<Uint8Array> {
   if (!body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -66,9 +73,9 @@ async function readLimited(body: ReadableStream<Uint8Array> | null): Promise<Uin
     const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
-    if (total > maxRequestBodyBytes) {
+    if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge();
+      throw tooBig();
     }
     chunks.push(value);
   }

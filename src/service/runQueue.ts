@@ -1,6 +1,7 @@
 // The sync-requests queue: what a run request message holds, and sending one the way the queue trigger expects to read it.
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
+import { parseQueueMessage, QueueSender } from "./queueMessages";
 import type { SyncRunSummary } from "../sync/syncRun";
 
 /** The queue the worker function listens on; also its binding's queueName. */
@@ -20,7 +21,7 @@ export const runMessageSchema = z.object({
   tenantId: z.string().regex(guidPattern),
   /** Which message may run the run next; copies with an older ticket are stale. */
   ticket: z.string().min(1).max(64),
-  trigger: z.enum(["schedule", "manual", "continuation"]),
+  trigger: z.enum(["schedule", "manual", "notification", "continuation"]),
   requestedBy: z.string().max(256).optional(),
   mode: z.enum(["incremental", "full"]),
   dryRun: z.boolean(),
@@ -38,18 +39,7 @@ export function isRunId(value: string): boolean {
 
 /** Reads a message as the trigger hands it over: parsed JSON, or text when the host did not parse it. */
 export function parseRunMessage(raw: unknown): { message: RunMessage } | { problem: string } {
-  let value = raw;
-  if (typeof raw === "string") {
-    try {
-      value = JSON.parse(raw) as unknown;
-    } catch {
-      return { problem: "the message is not JSON" };
-    }
-  }
-  const parsed = runMessageSchema.safeParse(value);
-  if (parsed.success) return { message: parsed.data };
-  const issue = parsed.error.issues[0]!;
-  return { problem: `${issue.path.join(".") || "message"}: ${issue.message}` };
+  return parseQueueMessage(raw, runMessageSchema);
 }
 
 export interface SendOptions {
@@ -63,19 +53,15 @@ export interface RunQueue {
 }
 
 export class StorageRunQueue implements RunQueue {
-  private created: Promise<unknown> | undefined;
+  private readonly sender: QueueSender;
 
-  constructor(private readonly client: QueueClient) {}
+  constructor(client: QueueClient) {
+    this.sender = new QueueSender(client);
+  }
 
   async send(message: RunMessage, options: SendOptions = {}): Promise<void> {
     let json = JSON.stringify(message);
     if (Buffer.byteLength(json) > maxMessageJsonBytes) json = JSON.stringify({ ...message, continues: undefined });
-    this.created ??= this.client.createIfNotExists().catch((error: unknown) => {
-      this.created = undefined;
-      throw error;
-    });
-    await this.created;
-    // The queue trigger decodes Base64 by default (host.json extensions.queues.messageEncoding), so the text is sent encoded.
-    await this.client.sendMessage(Buffer.from(json, "utf8").toString("base64"), { visibilityTimeout: options.delaySeconds });
+    await this.sender.send(json, options.delaySeconds);
   }
 }

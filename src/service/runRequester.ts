@@ -14,7 +14,7 @@ export interface RunRequestInput {
   mode: SyncMode;
   dryRun: boolean;
   allowDeletions: boolean;
-  trigger: "schedule" | "manual";
+  trigger: "schedule" | "manual" | "notification";
   requestedBy: string | undefined;
 }
 

@@ -11,6 +11,9 @@ import type { RunLeases } from "./runLease";
 import type { RunQueue } from "./runQueue";
 import type { RunRequestLog } from "./runRequests";
 import type { ServiceTables } from "./serviceStorage";
+import type { SubscriptionDirectory } from "./changeNotifications";
+import type { NotificationTaskQueue } from "./notificationTasks";
+import type { SubscriptionRecords } from "./subscriptionRecords";
 
 /** Builds the engine for one tenant; production passes compose(), tests point it at the stand-ins. */
 export type ComposeTenant = (settings: Settings, options: { logger: Logger; changeSink: ChangeSink }) => Composition;
@@ -30,6 +33,12 @@ export interface ServiceContext {
   requests: RunRequestLog;
   changes: ChangeFeed;
   queue: RunQueue;
+  /** Debounce checks and subscription upkeep handed off by the webhook. */
+  notificationTasks: NotificationTaskQueue;
+  /** Each tenant's Graph subscriptions, with the secret each notification must carry. */
+  subscriptions: SubscriptionRecords;
+  /** The same records, cached per instance for the webhook. */
+  subscriptionDirectory: SubscriptionDirectory;
   composeTenant: ComposeTenant;
   /** Each tenant's sign-in credential and, in Key Vault modes, its secret's expiry; never throws. */
   credentialStatus: () => Promise<CredentialStatus[]>;

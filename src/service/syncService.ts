@@ -14,11 +14,18 @@ import { openQueue, openServiceTables, type ServiceTables } from "./serviceStora
 import { suggestServiceAccounts, type SuggestionReport } from "../policy/serviceAccounts";
 import { readRun, readStatus, type RunView, type SyncStatus } from "./syncStatus";
 import { readCredentialStatus, type CredentialStatus } from "../identity/credentialStatus";
+import { receiveWebhook, SubscriptionDirectory, type WebhookAnswer, type WebhookInput } from "./changeNotifications";
+import { checkPending, type CheckResult } from "./notificationDebounce";
+import { notificationTaskQueueName, parseNotificationTask, StorageNotificationTaskQueue, type NotificationTaskQueue } from "./notificationTasks";
+import { SubscriptionRecords } from "./subscriptionRecords";
+import { maintainSubscriptions, type UpkeepResult } from "./subscriptionUpkeep";
 
 export interface SyncServiceOptions {
   composeTenant: ComposeTenant;
   /** Replaces the queue the settings describe (tests). */
   queue?: RunQueue;
+  /** Replaces the notification-task queue the settings describe (tests). */
+  notificationTasks?: NotificationTaskQueue;
   /** Replaces Date.now (tests). */
   clock?: () => number;
   /** Overrides timings derived from settings (tests use a tiny budget). */
@@ -53,6 +60,7 @@ export class SyncService {
       runBudgetMs: options.timing?.runBudgetMs ?? settings.runBudgetSeconds * 1000,
     };
     let ready: Promise<void> | undefined;
+    const subscriptions = new SubscriptionRecords(tables.syncState);
     this.context = {
       settings,
       tables,
@@ -60,6 +68,9 @@ export class SyncService {
       requests: new RunRequestLog(tables.runRequests),
       changes: new ChangeFeed(tables.changes),
       queue: options.queue ?? new StorageRunQueue(openQueue(settings, syncRequestQueueName)),
+      notificationTasks: options.notificationTasks ?? new StorageNotificationTaskQueue(openQueue(settings, notificationTaskQueueName)),
+      subscriptions,
+      subscriptionDirectory: new SubscriptionDirectory((tenantId) => subscriptions.readAll(tenantId), clock),
       composeTenant: options.composeTenant,
       credentialStatus: () => (options.credentialStatus ?? readCredentialStatus)(settings),
       clock,
@@ -110,6 +121,51 @@ export class SyncService {
       logger.error(`The retention purge failed: ${(error as Error).message}`);
     }
     return { requested, purged, failures };
+  }
+
+  /** The Graph webhook: the validation handshake or a batch of notifications; never syncs inline. */
+  receiveChangeNotifications(input: WebhookInput, logger: Logger): Promise<WebhookAnswer> {
+    return receiveWebhook(this.context, input, logger);
+  }
+
+  /** One message of the sync-notifications queue: a debounce check or a subscription upkeep; a malformed one is dropped. */
+  async processNotificationTask(message: unknown, options: { logger: Logger }): Promise<CheckResult | UpkeepResult | undefined> {
+    await this.context.ready();
+    const parsed = parseNotificationTask(message);
+    if ("problem" in parsed) {
+      options.logger.error(`Dropped a message on ${notificationTaskQueueName} that is not a notification task (${parsed.problem})`);
+      return undefined;
+    }
+    const task = parsed.message;
+    if (!this.tenantIds.includes(task.tenantId)) {
+      options.logger.warn(`Dropped a notification task for tenant ${task.tenantId}, which is no longer configured`);
+      return undefined;
+    }
+    if (task.task === "debounce") return await checkPending(this.context, task.tenantId, options.logger);
+    const result = await maintainSubscriptions(this.context, task.tenantId, { logger: options.logger, reason: task.reason, subscriptionId: task.subscriptionId });
+    this.context.subscriptionDirectory.forget(task.tenantId);
+    // Thrown so the host retries a lifecycle event whose answer failed (Graph stops notifying until it is answered).
+    const failed = result.resources.find((resource) => resource.action === "failed");
+    if (failed && task.reason !== "upkeep") throw new Error(`Answering ${task.reason} for ${failed.resource} failed: ${failed.error ?? "unknown error"}`);
+    return result;
+  }
+
+  /** Subscription upkeep for every tenant (the timer): creates, renews, re-creates or removes as the settings say. */
+  async maintainSubscriptions(logger: Logger): Promise<{ results: UpkeepResult[]; failures: string[] }> {
+    const results: UpkeepResult[] = [];
+    const failures: string[] = [];
+    for (const tenantId of this.tenantIds) {
+      try {
+        const result = await maintainSubscriptions(this.context, tenantId, { logger, reason: "upkeep" });
+        this.context.subscriptionDirectory.forget(tenantId);
+        results.push(result);
+        for (const resource of result.resources) if (resource.action === "failed") failures.push(`tenant ${tenantId} ${resource.resource}: ${resource.error ?? "unknown error"}`);
+      } catch (error) {
+        failures.push(`tenant ${tenantId}: ${(error as Error).message}`);
+        logger.error(`Subscription upkeep failed: ${(error as Error).message}`, { tenantId });
+      }
+    }
+    return { results, failures };
   }
 
   processRunMessage(message: unknown, options: { dequeueCount: number; logger: Logger }): Promise<WorkResult> {

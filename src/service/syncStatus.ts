@@ -5,6 +5,7 @@ import type { SyncRunSummary } from "../sync/syncRun";
 import type { LeaseState, RunLeaseRecord } from "./runLease";
 import type { RunRequestRecord, RunRequestStatus } from "./runRequests";
 import { runLogOf, type ServiceContext } from "./serviceContext";
+import { readChangeNotificationStatus, type ChangeNotificationStatus } from "./changeNotificationStatus";
 
 /** The run's state as a caller sees it: the lease's word while a worker may act, else how the run ended. */
 export type RunStatus = RunRequestStatus | "stalled";
@@ -96,6 +97,8 @@ export interface TenantStatus {
   nextScheduledRunAt: string | null;
   /** The credential mode and, where a secret lives in Key Vault, its expiry and what to do about it. */
   credential: CredentialStatus | null;
+  /** Graph change notifications: subscriptions, expiry, and whether group changes are notified or wait for the schedule. */
+  changeNotifications: ChangeNotificationStatus;
   warnings: string[];
 }
 
@@ -137,7 +140,12 @@ async function tenantStatus(
   scheduleWarnings: string[],
   credential: CredentialStatus | undefined,
 ): Promise<TenantStatus> {
-  const [recent, marker, lease] = await Promise.all([runLogOf(context, tenantId).listRecent(recentRunsScanned), context.requests.lastSuccess(tenantId), context.leases.read(tenantId)]);
+  const [recent, marker, lease, notifications] = await Promise.all([
+    runLogOf(context, tenantId).listRecent(recentRunsScanned),
+    context.requests.lastSuccess(tenantId),
+    context.leases.read(tenantId),
+    readChangeNotificationStatus(context, tenantId),
+  ]);
   const lastRun = recent[0];
   const scanned = recent.find((run) => (run.status === "succeeded" || run.status === "quarantined") && !run.dryRun && run.endedAt);
   const success = [marker, scanned && { runId: scanned.runId, endedAt: scanned.endedAt! }].filter((found) => found !== undefined).sort((a, b) => b.endedAt.localeCompare(a.endedAt))[0];
@@ -154,6 +162,7 @@ async function tenantStatus(
   const leaseExpired = lease !== undefined && context.leases.isExpired(lease);
   // A secret that expires soon, has expired or cannot be read stops the sync; the message names the secret, the vault and the fix.
   if (credential?.secret && credential.secret.state !== "valid" && credential.secret.state !== "noExpiry") warnings.push(credential.secret.message);
+  warnings.push(...notifications.warnings);
   if (lease && leaseExpired) warnings.push(`Run ${lease.runId} is stalled: its lease expired at ${lease.expiresAt} without being renewed. The next request or scheduled run takes over from the last checkpoint.`);
   return {
     tenantId,
@@ -163,6 +172,7 @@ async function tenantStatus(
     activeRun: lease ? { runId: lease.runId, ...leaseView(context, lease) } : null,
     nextScheduledRunAt: nextRunAt?.toISOString() ?? null,
     credential: credential ?? null,
+    changeNotifications: notifications.status,
     warnings,
   };
 }

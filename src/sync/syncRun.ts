@@ -4,7 +4,7 @@ import { emptyGraphMetrics, type GraphMetrics } from "../graph/graphMetrics";
 import { emptyStoreMetrics, type StoreMetrics } from "../store/tableWriter";
 
 export type SyncMode = "incremental" | "full";
-export type SyncTrigger = "schedule" | "manual" | "continuation" | "cli" | "demo";
+export type SyncTrigger = "schedule" | "manual" | "notification" | "continuation" | "cli" | "demo";
 /** "quarantined": everything was applied but user deletions above the threshold, which wait for a run with allowDeletions. */
 export type SyncRunStatus = "running" | "succeeded" | "failed" | "paused" | "quarantined";
 

@@ -30,9 +30,18 @@ describe("connection check", () => {
   test("a correct managed identity setup passes every check", async () => {
     const report = await runConnectionCheck(world.environment());
     assert.equal(report.ok, true, formatCheckReport(report));
-    assert.deepEqual(outcomes(report), { settings: "pass", storage: "pass", tenant: "pass", graphToken: "pass", graphPermissions: "pass", graphUsers: "pass", graphGroups: "pass" });
+    assert.deepEqual(outcomes(report), { settings: "pass", storage: "pass", tenant: "pass", graphToken: "pass", graphPermissions: "pass", changeNotifications: "pass", graphUsers: "pass", graphGroups: "pass" });
     assert.match(lineOf(report, "graphPermissions", "pass").message, /exactly what the sync needs: User\.Read\.All, GroupMember\.Read\.All/);
     assert.match(lineOf(report, "graphUsers", "pass").message, /answered 1 object/);
+  });
+
+  test("with change notifications on and only GroupMember.Read.All, check says group changes wait for the next scheduled run", async () => {
+    const report = await runConnectionCheck(world.environment({ SYNC_CHANGE_NOTIFICATIONS: "true", CHANGE_NOTIFICATION_URL: "https://func-example.azurewebsites.net/api/notifications" }));
+    assert.equal(report.ok, true, formatCheckReport(report));
+    const line = lineOf(report, "changeNotifications", "warn");
+    assert.match(line.message, /users only; group changes wait for the next scheduled run/);
+    assert.match(line.message, /https:\/\/func-example\.azurewebsites\.net\/api\/notifications/);
+    assert.match(line.fix ?? "", /Group\.Read\.All.*grantGroupReadAll/);
   });
 
   test("a missing Graph permission fails with the app role assignment that fixes it, and the CLI exits 1", async () => {

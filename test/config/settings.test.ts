@@ -16,6 +16,18 @@ describe("settings", () => {
     assert.equal(settings.tablePrefix, "entra");
   });
 
+  test("change notifications: off by default; the webhook URL comes from WEBSITE_HOSTNAME or CHANGE_NOTIFICATION_URL, and is required when on", () => {
+    assert.deepEqual(loadSettings(base).changeNotifications, { enabled: false, notificationUrl: undefined, debounceSeconds: 10 });
+    const onAzure = loadSettings({ ...base, SYNC_CHANGE_NOTIFICATIONS: "true", WEBSITE_HOSTNAME: "func-abc.azurewebsites.net" });
+    assert.equal(onAzure.changeNotifications.notificationUrl, "https://func-abc.azurewebsites.net/api/notifications");
+    const explicit = loadSettings({ ...base, SYNC_CHANGE_NOTIFICATIONS: "TRUE", WEBSITE_HOSTNAME: "func-abc.azurewebsites.net", CHANGE_NOTIFICATION_URL: "https://sync.example.com/api/notifications/", CHANGE_NOTIFICATION_DEBOUNCE_SECONDS: "30" });
+    assert.deepEqual(explicit.changeNotifications, { enabled: true, notificationUrl: "https://sync.example.com/api/notifications", debounceSeconds: 30 });
+    assert.throws(() => loadSettings({ ...base, SYNC_CHANGE_NOTIFICATIONS: "true" }), /^SettingsError: Setting CHANGE_NOTIFICATION_URL is required when SYNC_CHANGE_NOTIFICATIONS is true/);
+    assert.throws(() => loadSettings({ ...base, CHANGE_NOTIFICATION_URL: "http://insecure.example.com/hook" }), /Setting CHANGE_NOTIFICATION_URL must be an https URL/);
+    assert.throws(() => loadSettings({ ...base, CHANGE_NOTIFICATION_DEBOUNCE_SECONDS: "301" }), /Setting CHANGE_NOTIFICATION_DEBOUNCE_SECONDS must be at most 300/);
+    assert.throws(() => loadSettings({ ...base, SYNC_CHANGE_NOTIFICATIONS: "yes" }), /Setting SYNC_CHANGE_NOTIFICATIONS must be true or false/);
+  });
+
   test("sovereign clouds change both endpoints, and explicit endpoints win", () => {
     assert.equal(loadSettings({ ...base, ENTRA_CLOUD: "usgov" }).graphEndpoint, "https://graph.microsoft.us");
     assert.equal(loadSettings({ ...base, ENTRA_CLOUD: "china" }).authorityHost, "https://login.chinacloudapi.cn");

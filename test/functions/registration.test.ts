@@ -67,10 +67,15 @@ describe("function registrations", () => {
     for (const name of ["failPoisonedSyncRequest", "getSyncChanges", "getSyncRun", "getSyncStatus", "requestSync", "runSyncRequest", "scheduledSync"]) assert.ok(sources.includes(name), name);
   });
 
-  test("no HTTP function answers without a function key", () => {
+  test("no HTTP function answers without a function key, except Graph's webhook, which verifies clientState instead", () => {
     const http = registrations.filter((registration) => Object.values(registration.bindings).some((binding) => binding.type === "httpTrigger"));
     assert.ok(http.length >= 4);
-    for (const registration of http) assert.equal(triggerOf(registration.name).authLevel, "function", registration.name);
+    // Graph cannot send a function key; the webhook refuses anything without a known subscription's clientState (test/functions/changeNotifications).
+    const anonymous = new Set(["receiveChangeNotification"]);
+    for (const registration of http) assert.equal(triggerOf(registration.name).authLevel, anonymous.has(registration.name) ? "anonymous" : "function", registration.name);
+    const webhook = triggerOf("receiveChangeNotification");
+    assert.equal(webhook.route, "notifications");
+    assert.deepEqual(webhook.methods, ["POST"]);
   });
 
   test("HTTP functions: routes, methods and function-level keys", () => {
@@ -93,7 +98,7 @@ describe("function registrations", () => {
   test("docs/api.md and docs/openapi.yaml describe every route of the sync API", () => {
     const guide = fs.readFileSync(path.join(repoRoot, "docs/api.md"), "utf8");
     const openApi = fs.readFileSync(path.join(repoRoot, "docs/openapi.yaml"), "utf8");
-    for (const name of ["requestSync", "getSyncRun", "getSyncStatus", "getSyncChanges", "getExclusionSuggestions"]) {
+    for (const name of ["requestSync", "getSyncRun", "getSyncStatus", "getSyncChanges", "getExclusionSuggestions", "receiveChangeNotification"]) {
       const route = String(triggerOf(name).route);
       assert.ok(guide.includes(`/api/${route}`), `docs/api.md names /api/${route}`);
       assert.ok(openApi.includes(`\n  /${route}:\n`), `docs/openapi.yaml has the path /${route}`);
@@ -106,6 +111,17 @@ describe("function registrations", () => {
     assert.equal(trigger.type, "timerTrigger");
     assert.equal(trigger.schedule, "%SYNC_SCHEDULE%");
     assert.equal(trigger.runOnStartup, false);
+  });
+
+  test("subscription upkeep runs every 15 minutes, never on start-up, and notification tasks come from sync-notifications", () => {
+    const upkeep = triggerOf("maintainChangeSubscriptions");
+    assert.equal(upkeep.type, "timerTrigger");
+    assert.equal(upkeep.schedule, "0 */15 * * * *");
+    assert.equal(upkeep.runOnStartup, false);
+    const tasks = triggerOf("runNotificationTask");
+    assert.equal(tasks.type, "queueTrigger");
+    assert.equal(tasks.queueName, "sync-notifications");
+    assert.equal(tasks.connection, "DirectoryStorage");
   });
 
   test("the worker and the poison handler listen on the DirectoryStorage connection", () => {

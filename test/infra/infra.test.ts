@@ -27,6 +27,7 @@ const settingsNotSetByInfra = new Map<string, string>([
   ["DirectoryStorage", "a connection string, only for Azurite in local development; Azure uses DirectoryStorage__* through the identity"],
   ["GRAPH_ENDPOINT", "derived from ENTRA_CLOUD; an override an admin adds by hand for a special endpoint"],
   ["AUTHORITY_HOST", "derived from ENTRA_CLOUD; an override an admin adds by hand for a special endpoint"],
+  ["CHANGE_NOTIFICATION_URL", "derived from WEBSITE_HOSTNAME, the public host App Service sets on the app; an override for a custom domain or a gateway"],
 ]);
 
 // Settings the Functions host and its extensions read, never the product code, so they are not in settingNames.
@@ -81,6 +82,7 @@ const graphAppRoleIds: Record<string, string> = {
   userReadAll: "df021288-bdef-4463-88db-98f22de89214",
   groupMemberReadAll: "98830695-27a2-44f7-8c18-0c3ebc9698f6",
   deviceReadAll: "7438b122-aefc-4978-80ed-43db9fcc7715",
+  groupReadAll: "5b567255-7703-4780-807c-7be8301ae99b",
 };
 const microsoftGraphAppId = "00000003-0000-0000-c000-000000000000";
 
@@ -372,7 +374,7 @@ describe("Microsoft Graph permissions", () => {
     assert.match(config.extensions?.["microsoftGraphV1"] ?? "", /^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d/);
   });
 
-  test("the grant assigns exactly User.Read.All and GroupMember.Read.All on Microsoft Graph, and Device.Read.All only with device sync", () => {
+  test("the grant assigns exactly User.Read.All and GroupMember.Read.All on Microsoft Graph, Device.Read.All only with device sync, Group.Read.All only when chosen", () => {
     const file = bicep("infra/app/graph-permissions.bicep");
     assert.match(file.source, /^extension microsoftGraphV1$/m);
     const declared = Object.fromEntries([...objectProperties(variableValue(file.root, "graphAppRoleIds"))].map(([key, value]) => [key, stringLiteral(value)]));
@@ -392,6 +394,8 @@ describe("Microsoft Graph permissions", () => {
     assert.deepEqual(grantedRoles.sort(), Object.keys(graphAppRoleIds).sort());
     assert.match(file.source, /^resource deviceReadAll 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(syncDevices\) \{$/m, "Device.Read.All is granted only when devices are synced");
     assert.match(bicep("infra/main.bicep").source, /syncDevices: toLower\(syncDevices\) == 'true'/);
+    assert.match(file.source, /^resource groupReadAll 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(grantGroupReadAll\) \{$/m, "Group.Read.All (group change notifications) is a deploy-time choice");
+    assert.match(bicep("infra/main.bicep").source, /^param grantGroupReadAll bool = false$/m, "off by default");
   });
 
   test("the grant is off unless grantGraphPermissions is set", () => {
