@@ -7,11 +7,12 @@ import { emptyGraphMetrics, type GraphMetrics } from "./graph/graphMetrics";
 import { createDirectoryCredential } from "./identity/credentialFactory";
 import type { Logger } from "./logging/logger";
 import type { Settings } from "./config/settings";
-import { DirectoryStore, type DirectoryTables } from "./store/directoryStore";
+import { AzureTable } from "./store/azureTable";
+import { DirectoryStore, directoryTableNamesList, type DirectoryTables, type DirectoryTableStores } from "./store/directoryStore";
 import { RunLog } from "./store/runLog";
 import { SyncStateStore } from "./store/syncStateStore";
 import { directoryTableNames } from "./store/tableNames";
-import { emptyStoreMetrics } from "./store/tableWriter";
+import { emptyStoreMetrics, type StoreMetrics } from "./store/tableWriter";
 import type { ChangeSink } from "./sync/pageApplier";
 import { ScopePolicy } from "./policy/scopePolicy";
 import { SyncEngine, type SyncProgress } from "./sync/syncEngine";
@@ -54,6 +55,16 @@ export function createTables(settings: Settings): DirectoryTables {
   return Object.fromEntries(Object.entries(names).map(([key, name]) => [key, open(name)])) as DirectoryTables;
 }
 
+/** The core's stores over Table Storage: the directory tables count their writes apart from the state and run tables. */
+export function openStores(tables: DirectoryTables, settings: Pick<Settings, "tenantId" | "writeConcurrency">): { store: DirectoryStore; state: SyncStateStore; stateMetrics: StoreMetrics } {
+  const metrics = emptyStoreMetrics();
+  const directoryTables = Object.fromEntries(directoryTableNamesList.map((name) => [name, new AzureTable(tables[name], { metrics, writeConcurrency: settings.writeConcurrency })])) as unknown as DirectoryTableStores;
+  const stateMetrics = emptyStoreMetrics();
+  // State writes are a handful per page; 4 in flight is plenty.
+  const state = new SyncStateStore(new AzureTable(tables.syncState, { metrics: stateMetrics, writeConcurrency: 4 }), settings.tenantId);
+  return { store: new DirectoryStore({ tables: directoryTables, tenantId: settings.tenantId, metrics }), state, stateMetrics };
+}
+
 export function createGraphClient(credential: TokenCredential, graphEndpoint: string): Client {
   const scope = `${graphEndpoint}/.default`;
   const authProvider = {
@@ -78,9 +89,7 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const graphMetrics = emptyGraphMetrics();
   const source = new GraphDeltaReader(graphClient, settings.graphEndpoint, graphMetrics, { maxRetries: settings.graphMaxRetries, sleep: options.sleep });
   const tables = createTables(settings);
-  const store = new DirectoryStore(tables, settings.tenantId, emptyStoreMetrics(), settings.writeConcurrency);
-  const stateMetrics = emptyStoreMetrics();
-  const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
+  const { store, state, stateMetrics } = openStores(tables, settings);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
   const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
   return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };

@@ -17,6 +17,11 @@ export class RunLog {
     this.writer = new TableWriter(metrics, 1);
   }
 
+  /** Creates the table if missing (the SDK takes 409 "already exists" as success). */
+  async ensureTable(): Promise<void> {
+    await this.table.createTable();
+  }
+
   async save(summary: SyncRunSummary): Promise<void> {
     await this.writer.apply(this.table, [
       {

@@ -122,7 +122,7 @@ export class SyncEngine {
     const applier = new PageApplier(store, state, summary, this.deps.changeSink, this.scope);
     try {
       for (const warning of (await this.deps.credentialHealth?.()) ?? []) addWarning(summary, warning);
-      await store.ensureTables();
+      await Promise.all([store.ensureTables(), state.ensureTable(), runLog.ensureTable()]);
       await runLog.save(summary);
       const streams = this.streams;
       if (this.deps.syncDevices) {
