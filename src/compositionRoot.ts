@@ -13,7 +13,7 @@ import { RunLog } from "./store/runLog";
 import { SyncStateStore } from "./store/syncStateStore";
 import { directoryTableNames } from "./store/tableNames";
 import { emptyStoreMetrics, type StoreMetrics } from "./store/tableWriter";
-import type { ChangeSink } from "./sync/pageApplier";
+import type { ChangeSink } from "./directory/changeEvents";
 import { ScopePolicy } from "./policy/scopePolicy";
 import { SyncEngine, type SyncProgress } from "./sync/syncEngine";
 
@@ -41,6 +41,8 @@ export interface Composition {
   graphClient: Client;
   graphMetrics: GraphMetrics;
   tables: DirectoryTables;
+  /** Creates every table the product owns in this deployment, if missing. */
+  ensureTables(): Promise<void>;
 }
 
 export function createTables(settings: Settings): DirectoryTables {
@@ -92,5 +94,6 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const { store, state, stateMetrics } = openStores(tables, settings);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
   const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
-  return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
+  const ensureTables = async () => void (await Promise.all(Object.values(tables).map((table) => table.createTable())));
+  return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables, ensureTables };
 }

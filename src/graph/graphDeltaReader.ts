@@ -1,7 +1,7 @@
 // Reads Microsoft Graph delta pages through the Graph SDK, honouring Retry-After and classifying expired tokens.
 import { ResponseType, type Client } from "@microsoft/microsoft-graph-client";
 import { devicePropertyNames, groupPropertyNames, userPropertyNames, type StreamName } from "../directory/directoryObjects";
-import { sleep } from "../sync/concurrency";
+import { sleep } from "../common/concurrency";
 import { DeltaTokenExpiredError, GraphRequestError } from "./graphErrors";
 import { resourceUnitCost, type GraphMetrics } from "./graphMetrics";
 

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { statusOf, TableWriter, emptyStoreMetrics, type TableOperation } from "../store/tableWriter";
-import type { ChangeEvent, ChangeSink } from "../sync/pageApplier";
+import type { ChangeEvent, ChangeSink } from "../directory/changeEvents";
 
 export type { ChangeEvent };
 

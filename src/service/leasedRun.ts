@@ -15,7 +15,7 @@ export async function runUnderLease(composition: Composition, request: SyncReque
   const { settings, tables } = composition;
   const ttlMs = settings.leaseTtlSeconds * 1000;
   const leases = new RunLeases(tables.syncState, ttlMs);
-  await composition.store.ensureTables();
+  await composition.ensureTables();
   const runId = request.runId ?? newRunId();
   const acquired = await leases.acquire(settings.tenantId, runId, randomUUID());
   if (!acquired.acquired) return { started: false, holder: acquired.holder };

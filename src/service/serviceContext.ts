@@ -5,7 +5,7 @@ import type { CredentialStatus } from "../identity/credentialStatus";
 import type { Logger } from "../logging/logger";
 import { RunLog } from "../store/runLog";
 import { emptyStoreMetrics } from "../store/tableWriter";
-import type { ChangeSink } from "../sync/pageApplier";
+import type { ChangeSink } from "../directory/changeEvents";
 import type { ChangeFeed } from "./changeFeed";
 import type { RunLeases } from "./runLease";
 import type { RunQueue } from "./runQueue";

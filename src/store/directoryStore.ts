@@ -7,7 +7,7 @@ import type { DirectoryTableNames } from "./tableNames";
 import type { StoreMetrics, TableOperation } from "./tableWriter";
 import type { TableRow, TableStore } from "./tableStore";
 import { WithheldTable } from "./withheldTable";
-import { forEachConcurrently } from "../sync/concurrency";
+import { forEachConcurrently } from "../common/concurrency";
 
 export type DirectoryTables = { [K in keyof DirectoryTableNames]: TableClient };
 /** The directory's own tables, behind the storage port; the state and run tables have owners of their own. */

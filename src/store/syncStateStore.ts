@@ -1,7 +1,7 @@
 // Persists where each delta stream stands and which memberships still need their closure recomputed.
 import type { StreamName } from "../directory/directoryObjects";
 import { tableKeys } from "./tableKeys";
-import { forEachConcurrently } from "../sync/concurrency";
+import { forEachConcurrently } from "../common/concurrency";
 import type { StoreMetrics, TableOperation } from "./tableWriter";
 import type { TableStore } from "./tableStore";
 import { WithheldTable } from "./withheldTable";
@@ -31,6 +31,11 @@ export interface ClosureWork {
   all: boolean;
   members: Map<string, string>;
   groups: Set<string>;
+}
+
+export interface MarkDirtyOptions {
+  /** Every member is to be recomputed (after a full read, or when the scope or role mapping changed). */
+  all?: boolean;
 }
 
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
@@ -178,7 +183,8 @@ export class SyncStateStore {
   }
 
   /** Records members and groups to recompute; written before the page's own writes so a crash cannot lose them. */
-  async markDirty(members: Map<string, string>, groups: Iterable<string>, all = false): Promise<void> {
+  async markDirty(members: Map<string, string>, groups: Iterable<string>, options: MarkDirtyOptions = {}): Promise<void> {
+    const all = options.all === true;
     const partitionKey = dirtyPartition(this.tenantId);
     const operations: TableOperation[] = [];
     for (const [memberId, memberType] of members) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `m_${memberId}`, properties: { memberType } });

@@ -1,5 +1,5 @@
 // Collects a full read's writes across pages so they go out in full 100-row transactions; the checkpoint waits for the flush.
-import type { ChangeEvent, ChangeSink } from "../sync/pageApplier";
+import type { ChangeEvent, ChangeSink } from "../directory/changeEvents";
 import type { DirectoryStore, DirectoryTableName } from "./directoryStore";
 import type { TableOperation } from "./tableWriter";
 

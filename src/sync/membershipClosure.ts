@@ -5,8 +5,9 @@ import type { DirectoryStore } from "../store/directoryStore";
 import type { ClosureWork } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
-import { forEachConcurrently } from "./concurrency";
+import { forEachConcurrently } from "../common/concurrency";
 import type { SyncRunSummary } from "./syncRun";
+import type { MembershipCollector } from "./membershipCollector";
 import type { ScopePolicy } from "../policy/scopePolicy";
 import type { Exclusion } from "../store/syncStateStore";
 
@@ -15,20 +16,6 @@ const flushEvery = 5_000;
 /** A full rebuild of a large tenant takes minutes; it reports every so many members. */
 const progressEvery = 10_000;
 
-/** Direct memberships a full read saw, kept in memory so the rebuild after it need not read the Members table back. */
-export class MembershipCollector {
-  readonly byMember = new Map<string, { memberType: MemberType; groups: string[]; inactive?: Set<string> }>();
-  /** Group ids repeat for every member; one string per group keeps a million edges small. */
-  private readonly interned = new Map<string, string>();
-
-  add(groupId: string, memberId: string, memberType: MemberType): void {
-    const group = this.interned.get(groupId) ?? (this.interned.set(groupId, groupId), groupId);
-    const entry = this.byMember.get(memberId);
-    if (entry) entry.groups.push(group);
-    else this.byMember.set(memberId, { memberType, groups: [group] });
-  }
-}
-
 /** What a stored user is to the scope: in it, soft-deleted in Entra, or marked deleted because it left the scope. */
 export type StoredUserState = "active" | "deleted" | "outOfScope";
 
@@ -36,24 +23,40 @@ export function storedUserState(user: StoredObject): StoredUserState {
   return user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active";
 }
 
-/** Group scope for the closure: who counts as in scope, and where its decisions go. */
-export interface ClosureScope {
+/** What the closure needs to decide each user's place in the scope. */
+export interface ClosureScopeInputs {
   policy: ScopePolicy;
   include: Set<string>;
   exclude: Set<string>;
   groupNames: Map<string, string | undefined>;
   /** Users held back for leaving the scope in an earlier run; one found back in scope is released. */
-  scopeHeld: Set<string>;
+  isScopeHeld(userId: string): boolean;
   /** The user filters were widened since the last run: users they left out are read again. */
   filtersWidened: boolean;
   listUsers(): AsyncIterable<{ id: string; state: StoredUserState }>;
   listExclusions(): AsyncIterable<Exclusion>;
   readExclusions(ids: string[]): Promise<Map<string, Exclusion>>;
-  /** Decisions, applied by the engine after the closure: users to read by id and admit, users leaving, exclusions to record. */
+}
+
+/** The closure's scope decisions, for the engine to apply: users to read by id and admit, users leaving, exclusions to record, holds to release. */
+export interface ScopeDecisions {
   admit: Set<string>;
   exits: Array<{ id: string; why: string }>;
   exclusions: Exclusion[];
   released: string[];
+}
+
+export interface RunClosureOptions {
+  store: DirectoryStore;
+  /** The run record whose membership, inheritance, role and scope counters the closure adds to. */
+  summary: Pick<SyncRunSummary, "memberships" | "transitive" | "roles" | "scope">;
+  /** Group id → role names (ROLE_MAPPING). */
+  roleMapping?: Map<string, string[]>;
+  /** Keep users' roles up to date: a mapping is set, or one was just removed. Defaults to whether a mapping is set. */
+  manageRoles?: boolean;
+  onProgress?: (message: string) => void;
+  /** With scope groups: who counts as in scope. */
+  scope?: ClosureScopeInputs;
 }
 
 interface DirectEdge {
@@ -74,17 +77,22 @@ export class MembershipClosure {
   /** The batch being written; at most one is in flight while the next is computed. */
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly store: DirectoryStore,
-    private readonly summary: SyncRunSummary,
-    private readonly roleMapping: Map<string, string[]> = new Map(),
-    /** Whether users' roles are kept up to date in this run: a mapping is set, or one was just removed. */
-    private readonly manageRoles = roleMapping.size > 0,
-    private readonly onProgress?: (message: string) => void,
-    private readonly scope?: ClosureScope,
-    /** Plan only: decide and count, write nothing (a dry run). */
-    private readonly dryRun = false,
-  ) {}
+  private readonly store: DirectoryStore;
+  private readonly summary: RunClosureOptions["summary"];
+  private readonly roleMapping: Map<string, string[]>;
+  private readonly manageRoles: boolean;
+  private readonly onProgress: ((message: string) => void) | undefined;
+  private readonly scope: ClosureScopeInputs | undefined;
+  private readonly decisions: ScopeDecisions = { admit: new Set(), exits: [], exclusions: [], released: [] };
+
+  constructor(options: RunClosureOptions) {
+    this.store = options.store;
+    this.summary = options.summary;
+    this.roleMapping = options.roleMapping ?? new Map();
+    this.manageRoles = options.manageRoles ?? this.roleMapping.size > 0;
+    this.onProgress = options.onProgress;
+    this.scope = options.scope;
+  }
 
   /** Decides one user's place in the scope from the groups it reaches; decisions are collected for the engine. */
   private decideScope(userId: string, direct: DirectEdge[], state: StoredUserState | undefined, exclusion: Exclusion | undefined): void {
@@ -100,18 +108,19 @@ export class MembershipClosure {
     const excludedBy = [...reach].find((groupId) => scope.exclude.has(groupId));
     if (excludedBy) why = `member of excluded group ${scope.groupNames.get(excludedBy) ?? excludedBy}`;
     else if (scope.policy.requiresInclusion && ![...reach].some((groupId) => scope.include.has(groupId))) why = "not a member of any scope group";
+    const decisions = this.decisions;
     if (why) {
-      if (state === "active") scope.exits.push({ id: userId, why });
+      if (state === "active") decisions.exits.push({ id: userId, why });
       else if (state !== "deleted" && exclusion?.code !== "filter" && !(exclusion?.code === "groups" && exclusion.reason === why)) {
         if (exclusion?.code !== "groups") this.summary.scope.excluded++;
-        scope.exclusions.push({ id: userId, objectType: "user", code: "groups", reason: why });
+        decisions.exclusions.push({ id: userId, objectType: "user", code: "groups", reason: why });
       }
       return;
     }
     if (state === "active") {
-      if (scope.scopeHeld.has(userId)) scope.released.push(userId);
+      if (scope.isScopeHeld(userId)) decisions.released.push(userId);
     } else if (state !== "deleted" && (exclusion?.code !== "filter" || (scope.filtersWidened && !scope.policy.filterReasonStillApplies(exclusion.reason)))) {
-      scope.admit.add(userId);
+      decisions.admit.add(userId);
     }
   }
 
@@ -132,7 +141,7 @@ export class MembershipClosure {
   }
 
   /** `collected`: every direct membership, when the full read that wrote them all ran in this process. */
-  async run(work: ClosureWork, collected?: MembershipCollector): Promise<void> {
+  async run(work: ClosureWork, collected?: MembershipCollector): Promise<ScopeDecisions> {
     const [edges, activeGroups] = await Promise.all([this.store.listNesting(), this.store.listObjectIds("groups", "deleted eq false")]);
     this.activeGroups = activeGroups;
     for (const { childId, parentId } of edges) {
@@ -143,6 +152,7 @@ export class MembershipClosure {
     else await this.recompute(work);
     await this.flush();
     await this.writing;
+    return this.decisions;
   }
 
   /** Groups a member of `groupId` inherits: every active group above it, not counting itself. */
@@ -331,7 +341,6 @@ export class MembershipClosure {
     this.memberOps = [];
     this.memberOfOps = [];
     this.userOps = [];
-    if (this.dryRun) return;
     const previous = this.writing;
     const writing = previous.then(async () => {
       await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps), this.store.apply("users", userOps)]);

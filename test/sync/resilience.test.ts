@@ -173,7 +173,7 @@ describe("resilience", () => {
     assert.equal(dry.summary.dryRun, true);
     assert.equal(dry.summary.directoryWrites.entitiesWritten + dry.summary.directoryWrites.entitiesDeleted, 0);
     assert.ok(dry.summary.users.updated >= 12 && dry.summary.users.created === 1 && dry.summary.users.deleted === 1, JSON.stringify(dry.summary.users));
-    assert.ok((dry.plan.userUpdated ?? []).length > 0, "the plan names who would be updated");
+    assert.ok((dry.plan.userUpdated?.sample ?? []).length > 0, "the plan names who would be updated");
     assert.deepEqual(await composition.store.snapshot(), before);
     assert.deepEqual(await composition.state.readCheckpoint("users"), checkpointBefore);
 
