@@ -42,6 +42,7 @@ export async function recomputeAfterDeletions(run: RunContext, options: { manage
   if (work.members.size === 0 && work.groups.size === 0) return;
   const scope = run.scope.usesGroups ? await closureScopeInputs(run, { filtersWidened: false }) : undefined;
   const decisions = await runClosure(run, { work, collected: undefined, scope, manageRoles: options.manageRoles });
+  for (const exclusion of decisions.exclusions) run.runState.plan.record("userExcluded", { id: exclusion.id, reason: exclusion.reason });
   await run.state.saveExclusions(decisions.exclusions);
 }
 

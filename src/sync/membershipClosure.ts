@@ -118,7 +118,8 @@ export class MembershipClosure {
       return;
     }
     if (state === "active") {
-      if (scope.isScopeHeld(userId)) decisions.released.push(userId);
+      // A user the filters hold out stays out whatever its groups.
+      if (scope.isScopeHeld(userId) && exclusion?.code !== "filter") decisions.released.push(userId);
     } else if (state !== "deleted" && (exclusion?.code !== "filter" || (scope.filtersWidened && !scope.policy.filterReasonStillApplies(exclusion.reason)))) {
       decisions.admit.add(userId);
     }

@@ -182,6 +182,8 @@ export class PageApplier {
     } else {
       batch.counts.updated++;
       this.note(batch, { kind: `${batch.objectType}Updated`, entry: { id, name } });
+      // A group renamed into or out of a scope pattern moves its members (through nesting) in or out of the scope in this run.
+      if (batch.objectType === "group" && this.run.scope.groupNameRole(previous.properties.displayName) !== this.run.scope.groupNameRole(properties.displayName)) batch.markDirty(id);
     }
   }
 
