@@ -31,11 +31,17 @@ export interface ClosureWork {
   all: boolean;
   members: Map<string, string>;
   groups: Set<string>;
+  /** Direct memberships removed since the MemberOf rows were computed (member id → group ids): their rows stay until the closure rewrites them. */
+  removedEdges?: Map<string, Set<string>>;
 }
 
 export interface MarkDirtyOptions {
   /** Every member is to be recomputed (after a full read, or when the scope or role mapping changed). */
   all?: boolean;
+  /** Direct memberships removed, [memberId, groupId]: the closure knows they were direct and may still be inherited. */
+  removedEdges?: Array<[string, string]>;
+  /** Direct memberships added back in this run: an earlier removal no longer stands. */
+  restoredEdges?: Array<[string, string]>;
 }
 
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
@@ -190,6 +196,8 @@ export class SyncStateStore {
     for (const [memberId, memberType] of members) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `m_${memberId}`, properties: { memberType } });
     for (const groupId of groups) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `g_${groupId}`, properties: {} });
     if (all) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: "all", properties: {} });
+    for (const [memberId, groupId] of options.restoredEdges ?? []) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` });
+    for (const [memberId, groupId] of options.removedEdges ?? []) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `r_${memberId}_${groupId}`, properties: {} });
     await this.table.apply(operations);
   }
 
@@ -201,6 +209,11 @@ export class SyncStateStore {
       if (rowKey === "all") work.all = true;
       else if (rowKey.startsWith("m_")) work.members.set(rowKey.slice(2), String(entity.memberType ?? "other"));
       else if (rowKey.startsWith("g_")) work.groups.add(rowKey.slice(2));
+      else if (rowKey.startsWith("r_")) {
+        const [memberId = "", groupId = ""] = rowKey.slice(2).split("_");
+        const groups = (work.removedEdges ??= new Map()).get(memberId) ?? new Set<string>();
+        work.removedEdges.set(memberId, groups.add(groupId));
+      }
     }
     return work;
   }
@@ -211,6 +224,7 @@ export class SyncStateStore {
     for (const memberId of work.members.keys()) operations.push({ kind: "delete", partitionKey, rowKey: `m_${memberId}` });
     for (const groupId of work.groups) operations.push({ kind: "delete", partitionKey, rowKey: `g_${groupId}` });
     if (work.all) operations.push({ kind: "delete", partitionKey, rowKey: "all" });
+    for (const [memberId, groups] of work.removedEdges ?? []) for (const groupId of groups) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` });
     await this.table.apply(operations);
   }
 }

@@ -249,7 +249,9 @@ export class MembershipClosure {
     const exclusions = this.scope ? await this.scope.readExclusions(userIds) : new Map<string, Exclusion>();
     await forEachConcurrently(members, 16, async ([memberId, memberType]) => {
       const existing = await this.store.listMemberOf(memberId);
-      const direct = existing.filter((row) => row.direct).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
+      // A direct membership removed in this run still has its row, so whether it stays inherited is known and counted right.
+      const removed = work.removedEdges?.get(memberId);
+      const direct = existing.filter((row) => row.direct && !removed?.has(row.groupId)).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
       const inactive = this.isInactive(memberId, memberType as MemberType, (id) => users.get(id)?.deleted === false);
       const desired = this.desiredRows(memberId, memberType as MemberType, inactive, direct);
       this.reconcile(memberId, desired, existing, direct);

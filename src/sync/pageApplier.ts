@@ -40,6 +40,15 @@ interface ObjectBatch {
   markDirty(id: string): void;
 }
 
+/** A page's membership writes, and the direct memberships it removed or added back, for the closure. */
+interface MembershipWrites {
+  members: TableOperation[];
+  memberOf: TableOperation[];
+  nesting: TableOperation[];
+  removedEdges: Array<[string, string]>;
+  restoredEdges: Array<[string, string]>;
+}
+
 const keyOf = { users: tableKeys.user, groups: tableKeys.group, devices: tableKeys.device } as const;
 const objectTypeOf = { users: "user", groups: "group", devices: "device" } as const;
 
@@ -78,7 +87,7 @@ export class PageApplier {
     }
     await this.saveExclusionChanges();
     // A full read rebuilds every MemberOf row at its end, so marking each member would only add writes.
-    await this.run.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, { all: full });
+    await this.run.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, { all: full, removedEdges: writes.removedEdges, restoredEdges: writes.restoredEdges });
     await Promise.all([this.write(context, "groups", batch.ops), this.write(context, "members", writes.members), this.write(context, "nesting", writes.nesting)]);
     await this.write(context, "memberOf", writes.memberOf);
     await Promise.all(batch.removedForGood.map((id) => removeGroupEverywhere(this.run, id)));
@@ -93,10 +102,12 @@ export class PageApplier {
     this.run.runState.plan.record("userLeftScope", { id, reason: why });
   }
 
-  private planMemberships(memberships: MembershipChange[], batch: ObjectBatch): { members: TableOperation[]; memberOf: TableOperation[]; nesting: TableOperation[] } {
+  private planMemberships(memberships: MembershipChange[], batch: ObjectBatch): MembershipWrites {
     const { tenantId, summary } = this.run;
     const full = batch.context.fullReadGeneration !== undefined;
-    const writes = { members: [] as TableOperation[], memberOf: [] as TableOperation[], nesting: [] as TableOperation[] };
+    const writes: MembershipWrites = { members: [], memberOf: [], nesting: [], removedEdges: [], restoredEdges: [] };
+    // The last change of an edge in the page stands.
+    const edges = new Map<string, { edge: [string, string]; removed: boolean }>();
     for (const change of memberships) {
       const member = tableKeys.member(tenantId, change.groupId, change.memberId);
       const memberOf = tableKeys.memberOf(tenantId, change.memberId, change.groupId);
@@ -105,17 +116,21 @@ export class PageApplier {
         summary.memberships.removed++;
         this.note(batch, { kind: "membershipRemoved", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} from ${change.groupId}` });
         writes.members.push({ kind: "delete", ...member });
-        // Deleted outright: the closure that follows writes it back only if nesting still reaches the group, so a removal costs one write, not two.
-        if (!full) writes.memberOf.push({ kind: "delete", ...memberOf });
+        // The MemberOf row stays for the closure, which deletes it or keeps it as inherited: one write either way, and counted right.
+        if (!full) edges.set(`${change.memberId}_${change.groupId}`, { edge: [change.memberId, change.groupId], removed: true });
       } else {
         summary.memberships.added++;
         this.note(batch, { kind: "membershipAdded", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} (${change.memberType}) to ${change.groupId}` });
         writes.members.push({ kind: "upsert", mode: "Replace", ...member, properties: { memberType: change.memberType, active: true, gen: batch.context.fullReadGeneration ?? "" } });
         if (full) this.run.runState.membershipCollector?.add(change.groupId, change.memberId, change.memberType);
-        else writes.memberOf.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true, active: true } });
+        else {
+          writes.memberOf.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true, active: true } });
+          edges.set(`${change.memberId}_${change.groupId}`, { edge: [change.memberId, change.groupId], removed: false });
+        }
       }
       if (change.memberType === "group") writes.nesting.push(change.removed ? { kind: "delete", ...nesting } : { kind: "upsert", mode: "Replace", ...nesting, properties: {} });
     }
+    for (const { edge, removed } of edges.values()) (removed ? writes.removedEdges : writes.restoredEdges).push(edge);
     return writes;
   }
 
