@@ -1,4 +1,5 @@
 // The one place that turns validated settings into credentials, clients and the engine; everything else receives them.
+import type { SyncRunSummary } from "./sync/syncRun";
 import { TableClient } from "@azure/data-tables";
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { AuthenticationHandler, Client, HTTPMessageHandler } from "@microsoft/microsoft-graph-client";
@@ -37,7 +38,7 @@ export interface Composition {
   engine: SyncEngine;
   store: DirectoryStore;
   state: SyncStateStore;
-  runLog: RunLog;
+  runLog: RunLog<SyncRunSummary>;
   graphClient: Client;
   graphMetrics: GraphMetrics;
   tables: DirectoryTables;
@@ -92,7 +93,7 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
   const source = new GraphDeltaReader(graphClient, settings.graphEndpoint, graphMetrics, { maxRetries: settings.graphMaxRetries, sleep: options.sleep });
   const tables = createTables(settings);
   const { store, state, stateMetrics } = openStores(tables, settings);
-  const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
+  const runLog = new RunLog<SyncRunSummary>(tables.runs, settings.tenantId, stateMetrics);
   const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
   const ensureTables = async () => void (await Promise.all(Object.values(tables).map((table) => table.createTable())));
   return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables, ensureTables };

@@ -1,4 +1,5 @@
 // What every part of the Functions surface shares: settings, storage, the lease, the queue and the engine factory.
+import type { SyncRunSummary } from "../sync/syncRun";
 import type { Settings } from "../config/settings";
 import type { Composition } from "../compositionRoot";
 import type { CredentialStatus } from "../identity/credentialStatus";
@@ -40,6 +41,6 @@ export interface ServiceContext {
 }
 
 /** The run log of one tenant, read and written without building the whole engine. */
-export function runLogOf(context: ServiceContext, tenantId: string): RunLog {
-  return new RunLog(context.tables.runs, tenantId, emptyStoreMetrics());
+export function runLogOf(context: ServiceContext, tenantId: string): RunLog<SyncRunSummary> {
+  return new RunLog<SyncRunSummary>(context.tables.runs, tenantId, emptyStoreMetrics());
 }

@@ -54,7 +54,7 @@ export interface SyncEngineDependencies {
   source: DeltaSource;
   store: DirectoryStore;
   state: SyncStateStore;
-  runLog: RunLog;
+  runLog: RunLog<SyncRunSummary>;
   logger: Logger;
   graphMetrics?: GraphMetrics;
   onProgress?: (progress: SyncProgress) => void;

@@ -113,7 +113,7 @@ export function memorySync(): MemorySync {
   const store = new DirectoryStore({ tables, tenantId, metrics });
   const state = new SyncStateStore(open("syncState"), tenantId);
   const directory = new ScriptedDirectory();
-  const runLog = { ensureTable: async () => undefined, save: async () => undefined } as unknown as RunLog;
+  const runLog = { ensureTable: async () => undefined, save: async () => undefined } as unknown as RunLog<never>;
   const logger = createLogger(() => undefined, {}, "error");
   return {
     directory,
