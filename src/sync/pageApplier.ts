@@ -114,13 +114,13 @@ export class PageApplier {
       const nesting = tableKeys.nesting(tenantId, change.memberId, change.groupId);
       if (change.removed) {
         summary.memberships.removed++;
-        this.note(batch, { kind: "membershipRemoved", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} from ${change.groupId}` });
+        this.note(batch, { kind: "membershipRemoved", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} from ${change.groupId}`, memberType: change.memberType });
         writes.members.push({ kind: "delete", ...member });
         // The MemberOf row stays for the closure, which deletes it or keeps it as inherited: one write either way, and counted right.
         if (!full) edges.set(`${change.memberId}_${change.groupId}`, { edge: [change.memberId, change.groupId], removed: true });
       } else {
         summary.memberships.added++;
-        this.note(batch, { kind: "membershipAdded", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} (${change.memberType}) to ${change.groupId}` });
+        this.note(batch, { kind: "membershipAdded", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} (${change.memberType}) to ${change.groupId}`, memberType: change.memberType });
         writes.members.push({ kind: "upsert", mode: "Replace", ...member, properties: { memberType: change.memberType, active: true, gen: batch.context.fullReadGeneration ?? "" } });
         if (full) this.run.runState.membershipCollector?.add(change.groupId, change.memberId, change.memberType);
         else {
@@ -291,12 +291,15 @@ export class PageApplier {
   }
 
   /** Records the change in the plan and, unless the page is the first load of an empty store, as a change event. */
-  private note(batch: ObjectBatch, change: { kind: string; entry: PlanEntry; description?: string }): void {
+  private note(batch: ObjectBatch, change: { kind: string; entry: PlanEntry; description?: string; memberType?: string }): void {
     this.run.runState.plan.record(change.kind, change.entry);
     // The first load of an empty store is not a change to anyone: one event per object would only flood the feed.
     if (batch.context.initialLoad) return;
     const description = change.description ?? (change.entry.name ? `${change.entry.name} (${change.entry.id})` : change.entry.id);
-    batch.events.push(changeEvent(this.run, { kind: change.kind, objectId: change.entry.id, groupId: change.entry.groupId, description, at: batch.context.now }));
+    const event = changeEvent(this.run, { kind: change.kind, objectId: change.entry.id, groupId: change.entry.groupId, description, at: batch.context.now });
+    // A membership is news only if a consumer can see it (member in scope, group synced): decided at the end of the run.
+    if (change.memberType !== undefined && batch.context.fullReadGeneration === undefined) this.run.runState.deferMembershipEvent(event, change.memberType);
+    else batch.events.push(event);
   }
 
   private async write(context: PageContext, table: DirectoryTableName, operations: TableOperation[]): Promise<void> {

@@ -4,6 +4,7 @@ import type { StreamCheckpoint } from "../store/syncStateStore";
 import { recomputeAfterDeletions, recomputeMemberships } from "./closurePasses";
 import { applyHeldDeletions, saveHoldChanges } from "./heldDeletions";
 import type { PageApplier } from "./pageApplier";
+import { recordVisibleMembershipEvents } from "./membershipEvents";
 import { purgeExpired } from "./purge";
 import type { RunContext } from "./runContext";
 import { applyScopeChange, detectScopeChange } from "./scopeChange";
@@ -36,6 +37,7 @@ export async function completeRun(run: RunContext, options: CompleteRunOptions):
   await applyHeldDeletions(run, { allowDeletions: options.allowDeletions });
   await purgeExpired(run);
   await recomputeAfterDeletions(run, { manageRoles });
+  await recordVisibleMembershipEvents(run);
   if (roles.changed) await run.state.saveMarker("roleMapping", roles.hash);
   if (scopeChange.changed) await run.state.saveMarker("scope", scopeChange.current);
   await commitCheckpoints(run, checkpoints);

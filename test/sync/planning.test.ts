@@ -1,6 +1,7 @@
 // The core's decisions on in-memory tables: scope verdicts, renames, the threshold, the closure, and the dry run's plan; milliseconds each.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { collectingSink } from "../support/testEnvironment";
 import { memorySync } from "./support/memorySync";
 
 async function activeUsers(sync: ReturnType<typeof memorySync>): Promise<string[]> {
@@ -85,5 +86,24 @@ describe("planning on the in-memory store", () => {
     assert.deepEqual(dry.planIds.userSoftDeleted, [users[0]!, users[1]!].sort());
     assert.deepEqual(real.summary.users, dry.summary.users);
     assert.deepEqual(await activeUsers(sync), [users[2]!, users[3]!].sort());
+  });
+
+  test("the change feed speaks only of memberships a consumer can see: none for a user outside the scope or a group kind not synced", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const [inside, outside] = [d.addUser("Nia"), d.addUser("Oz")];
+    const staff = d.addGroup("Staff - Ops", [inside]);
+    const other = d.addGroup("Choir", []);
+    const unified = d.addGroup("Team site", [], "microsoft365");
+    const scope = { includeGroupPatterns: ["Staff - *"], groupKinds: ["security" as const] };
+    await sync.engine({ scope }).run();
+    d.addMember(other, inside);
+    d.addMember(other, outside);
+    d.addMember(unified, inside);
+    const sink = collectingSink();
+    await sync.engine({ scope, changeSink: sink }).run();
+    const memberships = sink.events.filter((event) => event.kind.startsWith("membership")).map((event) => `${event.objectId}>${event.groupId}`);
+    assert.deepEqual(memberships, [`${inside}>${other}`], "only the in-scope user's membership of a synced group");
+    assert.ok(staff);
   });
 });

@@ -1,4 +1,5 @@
 // The real engine over in-memory tables and a scripted delta source: the core's planning tested in milliseconds, without Azurite or Graph.
+import type { ChangeSink } from "../../../src/directory/changeEvents";
 import type { StreamName } from "../../../src/directory/directoryObjects";
 import type { DeltaCursor, DeltaPage, DeltaSource } from "../../../src/graph/graphDeltaReader";
 import { createLogger } from "../../../src/logging/logger";
@@ -31,9 +32,10 @@ export class ScriptedDirectory implements DeltaSource {
     return id;
   }
 
-  addGroup(name: string, memberIds: string[] = []): string {
+  addGroup(name: string, memberIds: string[] = [], kind: "security" | "microsoft365" = "security"): string {
     const id = this.id();
-    this.groups.set(id, { id, displayName: name, securityEnabled: true, mailEnabled: false, groupTypes: [], members: new Set(memberIds) });
+    const properties = kind === "security" ? { securityEnabled: true, mailEnabled: false, groupTypes: [] } : { securityEnabled: false, mailEnabled: true, groupTypes: ["Unified"] };
+    this.groups.set(id, { id, displayName: name, ...properties, members: new Set(memberIds) });
     this.change("groups", this.groupObject(id, memberIds.map((memberId) => ({ memberId }))));
     return id;
   }
@@ -100,7 +102,7 @@ export interface MemorySync {
   directory: ScriptedDirectory;
   store: DirectoryStore;
   state: SyncStateStore;
-  engine(options?: { scope?: Partial<ScopeSettings>; deletionThreshold?: SyncEngineDependencies["deletionThreshold"] }): SyncEngine;
+  engine(options?: { scope?: Partial<ScopeSettings>; deletionThreshold?: SyncEngineDependencies["deletionThreshold"]; changeSink?: ChangeSink }): SyncEngine;
 }
 
 const tenantId = "99999999-9999-4999-8999-999999999999";
@@ -120,6 +122,6 @@ export function memorySync(): MemorySync {
     store,
     state,
     engine: (options = {}) =>
-      new SyncEngine({ tenantId, source: directory, store, state, runLog, logger, scope: new ScopePolicy({ ...defaultScope, ...options.scope }), deletionThreshold: options.deletionThreshold ?? { count: 500, percent: 0 }, writeBufferOperations: 1 }),
+      new SyncEngine({ tenantId, source: directory, store, state, runLog, logger, scope: new ScopePolicy({ ...defaultScope, ...options.scope }), deletionThreshold: options.deletionThreshold ?? { count: 500, percent: 0 }, writeBufferOperations: 1, changeSink: options.changeSink }),
   };
 }
