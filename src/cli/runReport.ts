@@ -41,7 +41,7 @@ function formatPlanEntry(entry: PlanEntry): string {
 export function formatSuggestions(report: SuggestionReport): string {
   const lines = [`${report.suggestions.length} of ${report.scanned} synced accounts look like service or system accounts.`, report.note];
   for (const suggestion of report.suggestions) lines.push(`  ${suggestion.userPrincipalName} (${suggestion.id}): ${suggestion.signals.join(", ")}; pattern ${suggestion.pattern}`);
-  if (report.patterns.length > 0) lines.push("Patterns, with how many synced addresses each would match:");
+  if (report.patterns.length > 0) lines.push("Patterns, with how many synced accounts each would leave out:");
   for (const pattern of report.patterns) lines.push(`  ${pattern.pattern}: ${pattern.wouldExclude}`);
   return lines.join("\n");
 }
