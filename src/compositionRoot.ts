@@ -1,7 +1,5 @@
 // The one place that turns validated settings into credentials, clients and the engine; everything else receives them.
-import type { SyncRunSummary } from "./sync/syncRun";
-import { TableClient } from "@azure/data-tables";
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { AuthenticationHandler, Client, HTTPMessageHandler } from "@microsoft/microsoft-graph-client";
 import { GraphDeltaReader } from "./graph/graphDeltaReader";
 import { emptyGraphMetrics, type GraphMetrics } from "./graph/graphMetrics";
@@ -11,12 +9,14 @@ import type { Settings } from "./config/settings";
 import { AzureTable } from "./store/azureTable";
 import { DirectoryStore, directoryTableNamesList, type DirectoryTables, type DirectoryTableStores } from "./store/directoryStore";
 import { RunLog } from "./store/runLog";
+import { tableClientOpener } from "./store/tableClients";
 import { SyncStateStore } from "./store/syncStateStore";
 import { directoryTableNames } from "./store/tableNames";
 import { emptyStoreMetrics, type StoreMetrics } from "./store/tableWriter";
 import type { ChangeSink } from "./directory/changeEvents";
 import { ScopePolicy } from "./policy/scopePolicy";
 import { SyncEngine, type SyncProgress } from "./sync/syncEngine";
+import type { SyncRunSummary } from "./sync/syncRun";
 
 export interface CompositionOptions {
   logger: Logger;
@@ -47,15 +47,8 @@ export interface Composition {
 }
 
 export function createTables(settings: Settings): DirectoryTables {
-  const names = directoryTableNames(settings.tablePrefix);
-  const storage = settings.storage;
-  const credential: TokenCredential | undefined =
-    "connectionString" in storage ? undefined : storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential();
-  const open = (name: string) =>
-    "connectionString" in storage
-      ? TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: storage.connectionString.includes("http://") })
-      : new TableClient(storage.tableServiceUri, name, credential!);
-  return Object.fromEntries(Object.entries(names).map(([key, name]) => [key, open(name)])) as DirectoryTables;
+  const open = tableClientOpener(settings.storage);
+  return Object.fromEntries(Object.entries(directoryTableNames(settings.tablePrefix)).map(([key, name]) => [key, open(name)])) as DirectoryTables;
 }
 
 /** The core's stores over Table Storage: the directory tables count their writes apart from the state and run tables. */

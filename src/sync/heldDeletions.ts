@@ -1,7 +1,7 @@
 // User deletions wait for the end of the run: past the accidental-deletion threshold they are held and the run ends quarantined.
 import type { ChangeEvent } from "../directory/changeEvents";
 import { forEachConcurrently } from "../common/concurrency";
-import { objectEntity } from "../store/directoryEntities";
+import { softDeletedEntity } from "../store/directoryEntities";
 import type { HeldDeletion } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
@@ -38,7 +38,7 @@ export async function applyHeldDeletions(run: RunContext, options: ApplyHeldDele
   const softOps = soft.map((deletion): TableOperation => {
     const previous = stored.get(deletion.userId)!;
     noteDeletion(run, { deletion, kind: "userSoftDeleted", events, at: now });
-    return { kind: "upsert", mode: "Replace", ...tableKeys.user(tenantId, deletion.userId), properties: objectEntity(tenantId, "user", previous.properties, { deleted: true, deletedAt: now, generation: previous.generation ?? "", changedAt: now, roles: previous.roles, outOfScope: deletion.outOfScope }) };
+    return { kind: "upsert", mode: "Replace", ...tableKeys.user(tenantId, deletion.userId), properties: softDeletedEntity(tenantId, "user", previous, { at: now, outOfScope: deletion.outOfScope }) };
   });
   for (const deletion of forGood) if (stored.has(deletion.userId)) noteDeletion(run, { deletion, kind: "userDeleted", events, at: now });
   await state.markDirty(new Map(soft.map((deletion) => [deletion.userId, "user"] as const)), []);

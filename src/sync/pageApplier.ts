@@ -2,7 +2,7 @@
 import type { ChangeEvent } from "../directory/changeEvents";
 import type { DeviceProperties, GroupPageChanges, GroupProperties, MembershipChange, ObjectChange, UserProperties } from "../directory/directoryObjects";
 import { groupKinds } from "../policy/scopePolicy";
-import { contentHash, flattenDeviceProperties, flattenGroupProperties, flattenUserProperties, groupDerived, objectEntity, type StoredObject } from "../store/directoryEntities";
+import { contentHash, flattenDeviceProperties, flattenGroupProperties, flattenUserProperties, groupDerived, objectEntity, softDeletedEntity, type StoredObject } from "../store/directoryEntities";
 import type { DirectoryTableName, ObjectTable } from "../store/directoryStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
@@ -209,7 +209,7 @@ export class PageApplier {
     this.note(batch, { kind: `${batch.objectType}SoftDeleted`, entry: { id, name: describeName(previous.properties) } });
     batch.markDirty(id);
     const now = batch.context.now;
-    batch.ops.push({ kind: "upsert", mode: "Replace", ...keyOf[batch.kind](this.run.tenantId, id), properties: objectEntity(this.run.tenantId, batch.objectType, previous.properties, { deleted: true, deletedAt: now, generation: previous.generation ?? "", changedAt: now, roles: previous.roles }) });
+    batch.ops.push({ kind: "upsert", mode: "Replace", ...keyOf[batch.kind](this.run.tenantId, id), properties: softDeletedEntity(this.run.tenantId, batch.objectType, previous, { at: now }) });
     batch.stored.set(id, { ...previous, deleted: true });
   }
 

@@ -2,7 +2,7 @@
 import type { StreamName } from "../directory/directoryObjects";
 import type { ChangeEvent } from "../directory/changeEvents";
 import { forEachConcurrently } from "../common/concurrency";
-import { groupDerived, objectEntity, type StoredObject } from "../store/directoryEntities";
+import { groupDerived, softDeletedEntity, type StoredObject } from "../store/directoryEntities";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
 import { saveHoldChanges } from "./heldDeletions";
@@ -73,7 +73,7 @@ async function markGroupsDeleted(run: RunContext, groups: StoredObject[]): Promi
     summary.groups.softDeleted++;
     run.runState.plan.record("groupSoftDeleted", { id: group.id, name: describeName(group), reason: "not found by a full read; in Entra's deleted items" });
     events.push(changeEvent(run, { kind: "groupSoftDeleted", objectId: group.id, description: `${describeObject(group.id, group.properties)}: not found by a full read`, at: now }));
-    return { kind: "upsert", mode: "Replace", ...tableKeys.group(tenantId, group.id), properties: objectEntity(tenantId, "group", group.properties, { deleted: true, deletedAt: now, generation: group.generation ?? "", changedAt: now }) };
+    return { kind: "upsert", mode: "Replace", ...tableKeys.group(tenantId, group.id), properties: softDeletedEntity(tenantId, "group", group, { at: now }) };
   });
   await run.state.markDirty(new Map(), groups.map((group) => group.id));
   await run.store.apply("groups", ops);
