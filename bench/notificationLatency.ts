@@ -8,6 +8,7 @@ import { useSyncService } from "../src/service/serviceProvider";
 import { openServiceTables } from "../src/service/serviceStorage";
 import { SyncService } from "../src/service/syncService";
 import { RunLog } from "../src/store/runLog";
+import type { SyncRunSummary } from "../src/sync/syncRun";
 import { emptyStoreMetrics } from "../src/store/tableWriter";
 import type { DirectorySnapshot } from "../src/store/directoryStore";
 import { startAzurite } from "../standin/azuriteProcess";
@@ -77,7 +78,7 @@ async function main(): Promise<number> {
   const service = new SyncService(settings, { composeTenant: (tenantSettings, composeOptions) => compose(tenantSettings, { ...composeOptions, credential: credential() }) });
   useSyncService(service);
   const reader = compose(settings, { logger, credential: credential() });
-  const runLog = new RunLog(openServiceTables(settings).runs, settings.tenantId, emptyStoreMetrics());
+  const runLog = new RunLog<SyncRunSummary>(openServiceTables(settings).runs, settings.tenantId, emptyStoreMetrics());
   try {
     await service.requestRun({ tenantId: settings.tenantId, mode: "full", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "bench" }, logger);
     await host.drain(300_000);

@@ -1,6 +1,5 @@
 // The one place that turns validated settings into credentials, clients and the engine; everything else receives them.
-import { TableClient } from "@azure/data-tables";
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { AuthenticationHandler, Client, HTTPMessageHandler } from "@microsoft/microsoft-graph-client";
 import { GraphDeltaReader } from "./graph/graphDeltaReader";
 import { emptyGraphMetrics, type GraphMetrics } from "./graph/graphMetrics";
@@ -11,14 +10,17 @@ import { GraphRequestError } from "./graph/graphErrors";
 import { syncErrorIn } from "./errors/syncError";
 import type { Logger } from "./logging/logger";
 import type { Settings } from "./config/settings";
-import { DirectoryStore, type DirectoryTables } from "./store/directoryStore";
+import { AzureTable } from "./store/azureTable";
+import { DirectoryStore, directoryTableNamesList, type DirectoryTables, type DirectoryTableStores } from "./store/directoryStore";
 import { RunLog } from "./store/runLog";
+import { tableClientOpener } from "./store/tableClients";
 import { SyncStateStore } from "./store/syncStateStore";
 import { directoryTableNames } from "./store/tableNames";
-import { emptyStoreMetrics } from "./store/tableWriter";
-import type { ChangeSink } from "./sync/pageApplier";
+import { emptyStoreMetrics, type StoreMetrics } from "./store/tableWriter";
+import type { ChangeSink } from "./directory/changeEvents";
 import { ScopePolicy } from "./policy/scopePolicy";
 import { SyncEngine, type SyncProgress } from "./sync/syncEngine";
+import type { SyncRunSummary } from "./sync/syncRun";
 
 export interface CompositionOptions {
   logger: Logger;
@@ -44,24 +46,29 @@ export interface Composition {
   engine: SyncEngine;
   store: DirectoryStore;
   state: SyncStateStore;
-  runLog: RunLog;
+  runLog: RunLog<SyncRunSummary>;
   graphClient: Client;
   /** Signs in to Graph; read for the roles its token grants (which subscriptions may exist). */
   credential: TokenCredential;
   graphMetrics: GraphMetrics;
   tables: DirectoryTables;
+  /** Creates every table the product owns in this deployment, if missing. */
+  ensureTables(): Promise<void>;
 }
 
 export function createTables(settings: Settings): DirectoryTables {
-  const names = directoryTableNames(settings.tablePrefix);
-  const storage = settings.storage;
-  const credential: TokenCredential | undefined =
-    "connectionString" in storage ? undefined : storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential();
-  const open = (name: string) =>
-    "connectionString" in storage
-      ? TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: storage.connectionString.includes("http://") })
-      : new TableClient(storage.tableServiceUri, name, credential!);
-  return Object.fromEntries(Object.entries(names).map(([key, name]) => [key, open(name)])) as DirectoryTables;
+  const open = tableClientOpener(settings.storage);
+  return Object.fromEntries(Object.entries(directoryTableNames(settings.tablePrefix)).map(([key, name]) => [key, open(name)])) as DirectoryTables;
+}
+
+/** The core's stores over Table Storage: the directory tables count their writes apart from the state and run tables. */
+export function openStores(tables: DirectoryTables, settings: Pick<Settings, "tenantId" | "writeConcurrency">): { store: DirectoryStore; state: SyncStateStore; stateMetrics: StoreMetrics } {
+  const metrics = emptyStoreMetrics();
+  const directoryTables = Object.fromEntries(directoryTableNamesList.map((name) => [name, new AzureTable(tables[name], { metrics, writeConcurrency: settings.writeConcurrency })])) as unknown as DirectoryTableStores;
+  const stateMetrics = emptyStoreMetrics();
+  // State writes are a handful per page; 4 in flight is plenty.
+  const state = new SyncStateStore(new AzureTable(tables.syncState, { metrics: stateMetrics, writeConcurrency: 4 }), settings.tenantId);
+  return { store: new DirectoryStore({ tables: directoryTables, tenantId: settings.tenantId, metrics }), state, stateMetrics };
 }
 
 export function createGraphClient(credential: TokenCredential, graphEndpoint: string): Client {
@@ -106,10 +113,9 @@ export function compose(settings: Settings, options: CompositionOptions): Compos
     return warnings;
   };
   const tables = createTables(settings);
-  const store = new DirectoryStore(tables, settings.tenantId, emptyStoreMetrics(), settings.writeConcurrency);
-  const stateMetrics = emptyStoreMetrics();
-  const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
-  const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
+  const { store, state, stateMetrics } = openStores(tables, settings);
+  const runLog = new RunLog<SyncRunSummary>(tables.runs, settings.tenantId, stateMetrics);
   const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth });
-  return { settings, engine, store, state, runLog, graphClient, credential, graphMetrics, tables };
+  const ensureTables = async () => void (await Promise.all(Object.values(tables).map((table) => table.createTable())));
+  return { settings, engine, store, state, runLog, graphClient, credential, graphMetrics, tables, ensureTables };
 }

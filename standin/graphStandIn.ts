@@ -109,6 +109,8 @@ const throttleReportThreshold = 0.8;
 
 const usersReadRoles = ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 const usersListRoles = [...usersReadRoles, "User.ReadBasic.All"];
+/** Deleted groups are read with Group.Read.All; GroupMember.Read.All, enough for the groups delta, is not (directory-deleteditems-list). */
+const deletedGroupsReadRoles = ["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 const groupsReadRoles = ["GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 /** device-delta names Device.Read.All; device-list also accepts Device.ReadWrite.All and Directory.*. */
 const devicesReadRoles = ["Device.Read.All", "Device.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
@@ -431,6 +433,7 @@ export class GraphStandIn {
       requireRole(claims, devicesReadRoles);
       return this.delta("devices", params, prefer);
     }
+    if (collection === "directory") return this.deletedItems(segments.slice(1), params, claims);
     if (collection !== "users" && collection !== "groups") throw segmentNotFound(collection);
     const resource: ListResource = collection;
     if (second !== undefined && isDeltaSegment(second)) {
@@ -593,6 +596,25 @@ export class GraphStandIn {
     }
     const session = this.engine.startList(items, pageSize, `/v1.0/${resource}`);
     return this.listReply(session, 0, contextUrl(this.url, resource, select, false));
+  }
+
+  /** GET /directory/deletedItems/microsoft.graph.user or .group (directory-deleteditems-list): user needs User.Read.All, group Group.Read.All; only Microsoft 365 groups are ever there. */
+  private deletedItems(segments: string[], params: URLSearchParams, claims: AccessTokenClaims): Reply {
+    const [container, cast, extra] = segments;
+    if (container !== "deletedItems") throw segmentNotFound(container ?? "directory");
+    if (extra !== undefined || (cast !== "microsoft.graph.user" && cast !== "microsoft.graph.group")) throw segmentNotFound(extra ?? cast ?? "deletedItems");
+    const skipToken = params.get("$skiptoken");
+    if (skipToken !== null) return this.listPage(skipToken);
+    const users = cast === "microsoft.graph.user";
+    requireRole(claims, users ? usersReadRoles : deletedGroupsReadRoles);
+    rejectListOptions(params);
+    const resource: ListResource = users ? "users" : "groups";
+    const select = listSelect(resource, params);
+    const items: string[] = [];
+    if (users) for (const user of this.model.users.values()) if (user.deleted) items.push(renderUser(user, select ?? defaultUserSelect));
+    if (!users) for (const group of this.model.groups.values()) if (group.deleted) items.push(renderGroup(group, select ?? defaultGroupSelect));
+    const session = this.engine.startList(items, listPageSize(params), `/v1.0/directory/deletedItems/${cast}`);
+    return this.listReply(session, 0, `${this.url}/v1.0/$metadata#directory/deletedItems/${cast}`);
   }
 
   private listMembers(groupId: string, params: URLSearchParams): Reply {

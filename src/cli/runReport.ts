@@ -1,9 +1,9 @@
 // Formats a run summary for people: one screen that says what changed and what it cost.
-import type { PlanSample } from "../sync/pageApplier";
+import type { PlanEntry, StoredPlan } from "../sync/runPlan";
 import type { SyncRunSummary } from "../sync/syncRun";
 import type { SuggestionReport } from "../policy/serviceAccounts";
 
-export function formatRunSummary(summary: SyncRunSummary, plan?: PlanSample): string {
+export function formatRunSummary(summary: SyncRunSummary, plan?: StoredPlan): string {
   const counts = (c: SyncRunSummary["users"]) =>
     `${c.created} created, ${c.updated} updated, ${c.softDeleted} soft-deleted, ${c.restored} restored, ${c.deleted} deleted, ${c.unchanged} unchanged`;
   const lines = [
@@ -27,15 +27,21 @@ export function formatRunSummary(summary: SyncRunSummary, plan?: PlanSample): st
   for (const warning of summary.warnings) lines.push(`  warning: ${warning}`);
   if (summary.error) lines.push(`  error: ${summary.error}`);
   if (plan && summary.dryRun) {
-    for (const [kind, entries] of Object.entries(plan)) lines.push(`  plan, ${kind} (first ${entries.length}): ${entries.join("; ")}`);
+    if (summary.heldDeletions) lines.push(`  plan: the run would end quarantined, holding ${summary.heldDeletions.count} user deletions`);
+    for (const [kind, category] of Object.entries(plan)) lines.push(`  plan, ${kind}: ${category.count}${category.count > category.sample.length ? ` (first ${category.sample.length})` : ""}: ${category.sample.map(formatPlanEntry).join("; ")}`);
   }
   return lines.join("\n");
+}
+
+function formatPlanEntry(entry: PlanEntry): string {
+  const who = entry.name ? `${entry.name} (${entry.id})` : entry.id;
+  return `${who}${entry.groupId ? ` in ${entry.groupId}` : ""}${entry.reason ? `: ${entry.reason}` : ""}`;
 }
 
 export function formatSuggestions(report: SuggestionReport): string {
   const lines = [`${report.suggestions.length} of ${report.scanned} synced accounts look like service or system accounts.`, report.note];
   for (const suggestion of report.suggestions) lines.push(`  ${suggestion.userPrincipalName} (${suggestion.id}): ${suggestion.signals.join(", ")}; pattern ${suggestion.pattern}`);
-  if (report.patterns.length > 0) lines.push("Patterns, with how many synced addresses each would match:");
+  if (report.patterns.length > 0) lines.push("Patterns, with how many synced accounts each would leave out:");
   for (const pattern of report.patterns) lines.push(`  ${pattern.pattern}: ${pattern.wouldExclude}`);
   return lines.join("\n");
 }

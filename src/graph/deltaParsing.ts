@@ -10,7 +10,7 @@ import {
   devicePropertyNames,
   type DeviceProperties,
 } from "../directory/directoryObjects";
-import { isObjectId } from "../store/tableKeys";
+import { isObjectId } from "../common/objectId";
 
 const memberTypes: Record<string, MemberType> = {
   "#microsoft.graph.user": "user",

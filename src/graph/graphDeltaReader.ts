@@ -1,7 +1,7 @@
 // Reads Microsoft Graph delta pages through the Graph SDK, honouring Retry-After and classifying expired tokens.
 import { ResponseType, type Client } from "@microsoft/microsoft-graph-client";
 import { devicePropertyNames, groupPropertyNames, userPropertyNames, type StreamName } from "../directory/directoryObjects";
-import { sleep } from "../sync/concurrency";
+import { sleep } from "../common/concurrency";
 import { explainNetworkFailure } from "../errors/networkFailure";
 import { syncErrorIn } from "../errors/syncError";
 import { DeltaTokenExpiredError, GraphRequestError } from "./graphErrors";
@@ -22,7 +22,12 @@ export interface DeltaSource {
   readPage(stream: StreamName, cursor: DeltaCursor): Promise<DeltaPage>;
   /** The current state of the given objects, whole, read outside the stream (objects entering the scope). */
   readByIds(stream: StreamName, ids: readonly string[]): Promise<Array<Record<string, unknown>>>;
+  /** Ids in Entra's deleted items (soft-deleted, restorable for 30 days); undefined when the app may not read them (403). */
+  listDeletedIds(kind: "users" | "groups"): Promise<Set<string> | undefined>;
 }
+
+/** A deleted-items list page holds at most 999 objects (directory-deleteditems-list, $top). */
+const maxDeletedItemsPage = 999;
 
 /** A delta $filter takes at most 50 ids (user-delta, group-delta). */
 export const maxIdsPerFilter = 50;
@@ -111,6 +116,24 @@ export class GraphDeltaReader implements DeltaSource {
       }
     }
     return objects;
+  }
+
+  async listDeletedIds(kind: "users" | "groups"): Promise<Set<string> | undefined> {
+    const cast = kind === "users" ? "microsoft.graph.user" : "microsoft.graph.group";
+    let url: string | undefined = `${this.graphEndpoint}/v1.0/directory/deletedItems/${cast}?$select=id&$top=${maxDeletedItemsPage}`;
+    const ids = new Set<string>();
+    try {
+      while (url) {
+        const body = (await this.getJson(url)) as Record<string, unknown>;
+        for (const item of Array.isArray(body.value) ? (body.value as Array<Record<string, unknown>>) : []) if (typeof item.id === "string") ids.add(item.id.toLowerCase());
+        url = typeof body["@odata.nextLink"] === "string" ? body["@odata.nextLink"] : undefined;
+      }
+    } catch (error) {
+      // Least privilege is the default: without the permission, nothing is known of deleted items, and the caller says what that means.
+      if (error instanceof GraphRequestError && error.status === 403) return undefined;
+      throw error;
+    }
+    return ids;
   }
 
   async getJson(url: string): Promise<unknown> {

@@ -110,6 +110,14 @@ export class ScopePolicy {
     return { include, exclude };
   }
 
+  /** What a group's display name makes it for the scope: a scope group, an exclusion group, both, or neither (by pattern; ids do not change). */
+  groupNameRole(name: unknown): string {
+    if (typeof name !== "string") return "none";
+    const include = this.includePatterns.some((pattern) => pattern.test(name));
+    const exclude = this.excludePatterns.some((pattern) => pattern.test(name));
+    return include && exclude ? "both" : include ? "include" : exclude ? "exclude" : "none";
+  }
+
   /** Changes to any of these settings are applied on the next run by re-deciding every user. */
   hash(): string {
     const s = this.settings;

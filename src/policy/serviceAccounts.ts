@@ -4,8 +4,12 @@ import { globToRegExp } from "./scopePolicy";
 
 /** Words that name a mailbox or a process rather than a person, as they appear in the local part of an address. */
 const tokens = ["svc", "service", "noreply", "no-reply", "donotreply", "do-not-reply", "bot", "daemon", "system", "sync", "scan", "scanner", "printer", "automation", "api", "app", "test", "admin", "shared", "mailbox", "alerts", "monitor", "backup", "report", "robot"];
-/** Prefixes administrators commonly give service and admin accounts. */
-const prefixes = ["sa-", "sa_", "svc-", "svc_", "srv-", "adm-", "adm_", "admin-", "admin."];
+/** Words that name a room, equipment or another resource mailbox (Exchange resource and shared mailboxes are accounts too). */
+const resourceTokens = ["room", "rooms", "boardroom", "meetingroom", "conference", "conf", "equipment", "resource", "projector", "vehicle", "pool"];
+/** Prefixes administrators commonly give service, admin and resource accounts; the longest that matches is used. */
+const prefixes = ["sa-", "sa_", "svc-", "svc_", "srv-", "adm-", "adm_", "admin-", "admin.", "conf.room.", "conf-room-", "room-", "room.", "room_", "equip-", "equipment-", "res-", "resource-", "shared-", "shared."];
+/** Display names Exchange and admins give resources: "Room 101", "Boardroom", "Projector (Equipment)". */
+const resourceDisplayName = /\b(room|boardroom|conference)\b|\(equipment\)|\bequipment\b/i;
 
 export interface AccountSuggestion {
   id: string;
@@ -36,7 +40,7 @@ export function serviceAccountSignals(properties: Record<string, unknown>): { si
   for (const field of ["userPrincipalName", "mail"] as const) {
     const local = localPart(properties[field]);
     if (!local) continue;
-    const prefix = prefixes.find((candidate) => local.startsWith(candidate));
+    const prefix = prefixes.filter((candidate) => local.startsWith(candidate)).sort((a, b) => b.length - a.length)[0];
     if (prefix && !pattern) {
       signals.push(`${field} starts with "${prefix}"`);
       pattern = `${prefix}*`;
@@ -48,9 +52,16 @@ export function serviceAccountSignals(properties: Record<string, unknown>): { si
       signals.push(`${field} contains "${token}"`);
       pattern ??= `*${token}*`;
     }
+    // "equipment" names a resource wherever it stands (av-equipment2, equipmentloan).
+    const resource = resourceTokens.find((candidate) => words.includes(candidate)) ?? (local.includes("equipment") ? "equipment" : undefined);
+    if (resource) {
+      signals.push(`${field} names a resource ("${resource}")`);
+      pattern ??= `*${resource}*`;
+    }
   }
   if (!properties.givenName && !properties.surname) signals.push("no given name or surname");
-  if (typeof properties.displayName === "string" && /\b(service|account|mailbox|system|noreply|no-reply)\b/i.test(properties.displayName)) signals.push(`display name "${properties.displayName}"`);
+  const displayName = typeof properties.displayName === "string" ? properties.displayName : undefined;
+  if (displayName && (/\b(service|account|mailbox|system|noreply|no-reply)\b/i.test(displayName) || resourceDisplayName.test(displayName))) signals.push(`display name "${displayName}"`);
   // A missing name alone is common for real people in some directories; it only strengthens another signal.
   const strong = signals.some((signal) => !signal.startsWith("no given name"));
   return strong ? { signals: [...new Set(signals)], pattern } : { signals: [], pattern: undefined };
@@ -58,11 +69,11 @@ export function serviceAccountSignals(properties: Record<string, unknown>): { si
 
 export async function suggestServiceAccounts(store: DirectoryStore, limit = 100): Promise<SuggestionReport> {
   const suggestions: AccountSuggestion[] = [];
-  const addresses: string[] = [];
+  const accounts: string[][] = [];
   let scanned = 0;
   for await (const user of store.listObjects("users", "deleted eq false", ["RowKey", "userPrincipalName", "mail", "givenName", "surname", "displayName"])) {
     scanned++;
-    for (const field of ["userPrincipalName", "mail"] as const) if (typeof user.properties[field] === "string") addresses.push(user.properties[field] as string);
+    accounts.push((["userPrincipalName", "mail"] as const).flatMap((field) => (typeof user.properties[field] === "string" ? [user.properties[field] as string] : [])));
     const { signals, pattern } = serviceAccountSignals(user.properties);
     if (signals.length === 0) continue;
     suggestions.push({ id: user.id, userPrincipalName: String(user.properties.userPrincipalName ?? ""), displayName: user.properties.displayName as string | undefined, signals, pattern: pattern ?? String(user.properties.userPrincipalName ?? user.id) });
@@ -70,8 +81,8 @@ export async function suggestServiceAccounts(store: DirectoryStore, limit = 100)
   suggestions.sort((a, b) => b.signals.length - a.signals.length || a.userPrincipalName.localeCompare(b.userPrincipalName));
   const patterns = [...new Set(suggestions.map((suggestion) => suggestion.pattern))].map((pattern) => {
     const regex = globToRegExp(pattern);
-    // Counted per address, so an account matching on both UPN and mail is counted twice: an upper bound.
-    return { pattern, wouldExclude: addresses.filter((address) => regex.test(address)).length };
+    // Counted per account: one matching on both its user principal name and its mail is one account left out.
+    return { pattern, wouldExclude: accounts.filter((addresses) => addresses.some((address) => regex.test(address))).length };
   });
   return {
     scanned,

@@ -4,7 +4,7 @@ import type { TableClient } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { statusOf, TableWriter, emptyStoreMetrics, type TableOperation } from "../store/tableWriter";
 import { isChangeKind } from "../sync/changeKinds";
-import type { ChangeEvent, ChangeSink } from "../sync/pageApplier";
+import type { ChangeEvent, ChangeSink } from "../directory/changeEvents";
 
 export type { ChangeEvent };
 

@@ -27,7 +27,7 @@ export async function runUnderLease(settings: Settings, request: SyncRequest, op
   const composition = options.composeTenant(settings, { logger: options.logger, changeSink: new ChangeFeed(service.changes) });
   const ttlMs = settings.leaseTtlSeconds * 1000;
   const leases = new RunLeases(service.syncState, ttlMs);
-  await Promise.all([composition.store.ensureTables(), service.changes.createTable(), service.runRequests.createTable()]);
+  await Promise.all([composition.ensureTables(), service.changes.createTable(), service.runRequests.createTable()]);
   const continues = await pausedRunToContinue(composition, request);
   const runId = continues?.runId ?? request.runId ?? newRunId();
   const acquired = await leases.acquire(settings.tenantId, runId, randomUUID());
@@ -53,7 +53,8 @@ export async function runUnderLease(settings: Settings, request: SyncRequest, op
 async function pausedRunToContinue(composition: Composition, request: SyncRequest): Promise<SyncRunSummary | undefined> {
   if (request.mode === "full" || request.continues) return request.continues;
   const [latest] = await composition.runLog.listRecent(1);
-  return latest?.status === "paused" && latest.dryRun === (request.dryRun ?? false) ? latest : undefined;
+  // A dry run's withheld writes die with its process, so a stopped dry run is never carried on.
+  return latest?.status === "paused" && !latest.dryRun && !request.dryRun ? latest : undefined;
 }
 
 /** A crashed holder's record still says "running": it ends as failed, naming the run that took over, as the app's worker records it. */

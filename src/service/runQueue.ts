@@ -3,6 +3,7 @@ import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { parseQueueMessage, QueueSender } from "./queueMessages";
 import type { SyncRunSummary } from "../sync/syncRun";
+import { guidPattern } from "../common/objectId";
 
 /** The queue the worker function listens on; also its binding's queueName. */
 export const syncRequestQueueName = "sync-requests";
@@ -14,7 +15,7 @@ export const maxDequeueCount = 5;
 const maxMessageJsonBytes = 48 * 1024;
 
 const runIdPattern = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
-const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 export const runMessageSchema = z.object({
   runId: z.string().regex(runIdPattern),

@@ -1,11 +1,12 @@
 // What every part of the Functions surface shares: settings, storage, the lease, the queue and the engine factory.
+import type { SyncRunSummary } from "../sync/syncRun";
 import type { Settings } from "../config/settings";
 import type { Composition } from "../compositionRoot";
 import type { CredentialStatus } from "../identity/credentialStatus";
 import type { Logger } from "../logging/logger";
 import { RunLog } from "../store/runLog";
 import { emptyStoreMetrics } from "../store/tableWriter";
-import type { ChangeSink } from "../sync/pageApplier";
+import type { ChangeSink } from "../directory/changeEvents";
 import type { ChangeFeed } from "./changeFeed";
 import type { RunLeases } from "./runLease";
 import type { RunQueue } from "./runQueue";
@@ -49,6 +50,6 @@ export interface ServiceContext {
 }
 
 /** The run log of one tenant, read and written without building the whole engine. */
-export function runLogOf(context: ServiceContext, tenantId: string): RunLog {
-  return new RunLog(context.tables.runs, tenantId, emptyStoreMetrics());
+export function runLogOf(context: ServiceContext, tenantId: string): RunLog<SyncRunSummary> {
+  return new RunLog<SyncRunSummary>(context.tables.runs, tenantId, emptyStoreMetrics());
 }

@@ -1,8 +1,9 @@
 // Opens the Functions app's own tables and the sync-requests queue on the DirectoryStorage connection, as the host does.
-import { TableClient } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { QueueClient } from "@azure/storage-queue";
 import { SettingsError, type Settings } from "../config/settings";
+import { tableClientOpener } from "../store/tableClients";
 import { directoryTableNames } from "../store/tableNames";
 
 /** Tables the Functions surface reads and writes; the directory tables stay with the composition root. */
@@ -25,12 +26,7 @@ function storageCredential(settings: Settings): TokenCredential {
 }
 
 export function openServiceTables(settings: Settings): ServiceTables {
-  const storage = settings.storage;
-  const credential = "connectionString" in storage ? undefined : storageCredential(settings);
-  const open = (name: string) =>
-    "connectionString" in storage
-      ? TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: storage.connectionString.includes("http://") })
-      : new TableClient(storage.tableServiceUri, name, credential!);
+  const open = tableClientOpener(settings.storage);
   const names = directoryTableNames(settings.tablePrefix);
   return {
     syncState: open(names.syncState),

@@ -122,6 +122,11 @@ export function objectEntity(
   };
 }
 
+/** The row of a stored object marked deleted: soft-deleted in Entra, not found by a full read, or gone out of the scope. */
+export function softDeletedEntity(tenantId: string, objectType: "user" | "group" | "device", stored: StoredObject, options: { at: string; outOfScope?: boolean }): EntityProperties {
+  return objectEntity(tenantId, objectType, stored.properties, { deleted: true, deletedAt: options.at, generation: stored.generation ?? "", changedAt: options.at, roles: stored.roles, outOfScope: options.outOfScope });
+}
+
 export function memberOfRowFrom(entity: Record<string, unknown>): MemberOfRow {
   const [memberId = "", groupId = ""] = String(entity.rowKey).split("_");
   return {

@@ -1,18 +1,31 @@
 // Reads and writes one tenant's directory tables; every query a consumer or the engine needs lives here.
-import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import type { MemberType } from "../directory/directoryObjects";
 import { memberOfRowFrom, storedObjectFrom, type MemberOfRow, type StoredObject } from "./directoryEntities";
 import { groupIdFromMembersPartition, memberOfRange, membersRange, tableKeys, tenantPartitionRange } from "./tableKeys";
 import type { DirectoryTableNames } from "./tableNames";
-import { statusOf, TableWriter, type StoreMetrics, type TableOperation } from "./tableWriter";
-import { forEachConcurrently } from "../sync/concurrency";
+import type { StoreMetrics, TableOperation } from "./tableWriter";
+import type { TableRow, TableStore } from "./tableStore";
+import { WithheldTable } from "./withheldTable";
+import { forEachConcurrently } from "../common/concurrency";
 
 export type DirectoryTables = { [K in keyof DirectoryTableNames]: TableClient };
+/** The directory's own tables, behind the storage port; the state and run tables have owners of their own. */
+export type DirectoryTableName = "users" | "groups" | "devices" | "members" | "memberOf" | "nesting";
+export const directoryTableNamesList: readonly DirectoryTableName[] = ["users", "groups", "devices", "members", "memberOf", "nesting"];
+export type DirectoryTableStores = Record<DirectoryTableName, TableStore>;
+
+export interface OpenDirectoryStoreOptions {
+  tables: DirectoryTableStores;
+  tenantId: string;
+  /** Where the tables count their reads and writes; every table of the store shares it. */
+  metrics: StoreMetrics;
+}
 /** The tables keyed like users: one row per directory object. */
 export type ObjectTable = "users" | "groups" | "devices";
 const objectKeys = { users: tableKeys.user, groups: tableKeys.group, devices: tableKeys.device } as const;
 
-type Row = TableEntityResult<Record<string, unknown>>;
+type Row = TableRow;
 
 /** One row of the Members table: a direct member of a group. */
 export interface MemberRow {
@@ -32,15 +45,20 @@ export interface DirectorySnapshot {
 }
 
 export class DirectoryStore {
-  readonly writer: TableWriter;
+  readonly tables: DirectoryTableStores;
+  readonly tenantId: string;
+  readonly metrics: StoreMetrics;
 
-  constructor(
-    readonly tables: DirectoryTables,
-    readonly tenantId: string,
-    readonly metrics: StoreMetrics,
-    writeConcurrency: number,
-  ) {
-    this.writer = new TableWriter(metrics, writeConcurrency);
+  constructor(options: OpenDirectoryStoreOptions) {
+    this.tables = options.tables;
+    this.tenantId = options.tenantId;
+    this.metrics = options.metrics;
+  }
+
+  /** The same store with its writes withheld: kept in memory and seen by every later read, never sent (a dry run). */
+  withWritesWithheld(): DirectoryStore {
+    const tables = Object.fromEntries(directoryTableNamesList.map((name) => [name, new WithheldTable(this.tables[name])])) as unknown as DirectoryTableStores;
+    return new DirectoryStore({ tables, tenantId: this.tenantId, metrics: this.metrics });
   }
 
   /** Creates every table if missing; 409 "already exists" is the normal answer after the first run. */
@@ -48,8 +66,9 @@ export class DirectoryStore {
     await Promise.all(Object.values(this.tables).map((table) => table.createTable()));
   }
 
-  async apply(table: keyof DirectoryTables, operations: readonly TableOperation[]): Promise<void> {
-    await this.writer.apply(this.tables[table], operations);
+  async apply(table: DirectoryTableName, operations: readonly TableOperation[]): Promise<void> {
+    if (operations.length === 0) return;
+    await this.tables[table].apply(operations);
   }
 
   async readObjects(kind: ObjectTable, ids: Iterable<string>): Promise<Map<string, StoredObject>> {
@@ -57,7 +76,7 @@ export class DirectoryStore {
     const keyOf = objectKeys[kind];
     await forEachConcurrently(new Set(ids), 16, async (id) => {
       const key = keyOf(this.tenantId, id);
-      const entity = await this.pointRead(this.tables[kind], key.partitionKey, key.rowKey);
+      const entity = await this.tables[kind].getRow(key.partitionKey, key.rowKey);
       if (entity) found.set(id, storedObjectFrom(entity));
     });
     return found;
@@ -139,25 +158,7 @@ export class DirectoryStore {
     };
   }
 
-  private async pointRead(table: TableClient, partitionKey: string, rowKey: string): Promise<Row | undefined> {
-    try {
-      this.metrics.entitiesRead++;
-      return await table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
-  }
-
-  private async *query(table: TableClient, filter: string, select?: string[], limit?: number): AsyncIterable<Row> {
-    let count = 0;
-    for await (const page of table.listEntities<Record<string, unknown>>({ queryOptions: { filter, select } }).byPage({ maxPageSize: 1000 })) {
-      this.metrics.queries++;
-      for (const entity of page) {
-        this.metrics.entitiesRead++;
-        yield entity;
-        if (limit !== undefined && ++count >= limit) return;
-      }
-    }
+  private query(table: TableStore, filter: string, select?: string[], limit?: number): AsyncIterable<Row> {
+    return table.listRows({ filter, select, limit });
   }
 }

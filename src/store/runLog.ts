@@ -1,12 +1,22 @@
 // Keeps the log of sync runs per tenant, newest first, for the status command and the admin's import log.
 import type { TableClient } from "@azure/data-tables";
-import type { SyncRunSummary } from "../sync/syncRun";
 import { statusOf, TableWriter, type StoreMetrics } from "./tableWriter";
 
 /** Inverted milliseconds make RowKey order newest first. */
 const invertedTime = (iso: string) => String(9_999_999_999_999 - Date.parse(iso)).padStart(13, "0");
 
-export class RunLog {
+/** What the log needs of a run record to key and list it; the record itself (the sync's S) is stored whole as JSON. */
+export interface RunRecord {
+  runId: string;
+  status: string;
+  trigger: string;
+  mode: string;
+  dryRun: boolean;
+  startedAt: string;
+  endedAt: string | undefined;
+}
+
+export class RunLog<S extends RunRecord = RunRecord> {
   private readonly writer: TableWriter;
 
   constructor(
@@ -17,7 +27,12 @@ export class RunLog {
     this.writer = new TableWriter(metrics, 1);
   }
 
-  async save(summary: SyncRunSummary): Promise<void> {
+  /** Creates the table if missing (the SDK takes 409 "already exists" as success). */
+  async ensureTable(): Promise<void> {
+    await this.table.createTable();
+  }
+
+  async save(summary: S): Promise<void> {
     await this.writer.apply(this.table, [
       {
         kind: "upsert",
@@ -38,20 +53,20 @@ export class RunLog {
     ]);
   }
 
-  async get(runId: string): Promise<SyncRunSummary | undefined> {
+  async get(runId: string): Promise<S | undefined> {
     if (!/^[0-9TZ]+-[0-9a-f]+$/.test(runId)) return undefined;
     const filter = `PartitionKey eq '${this.tenantId}' and runId eq '${runId}'`;
-    for await (const entity of this.table.listEntities<{ summary: string }>({ queryOptions: { filter } })) return JSON.parse(entity.summary) as SyncRunSummary;
+    for await (const entity of this.table.listEntities<{ summary: string }>({ queryOptions: { filter } })) return JSON.parse(entity.summary) as S;
     return undefined;
   }
 
-  async listRecent(limit = 20): Promise<SyncRunSummary[]> {
-    const runs: SyncRunSummary[] = [];
+  async listRecent(limit = 20): Promise<S[]> {
+    const runs: S[] = [];
     try {
       const filter = `PartitionKey eq '${this.tenantId}'`;
       for await (const page of this.table.listEntities<{ summary: string }>({ queryOptions: { filter } }).byPage({ maxPageSize: limit })) {
         for (const entity of page) {
-          runs.push(JSON.parse(entity.summary) as SyncRunSummary);
+          runs.push(JSON.parse(entity.summary) as S);
           if (runs.length >= limit) return runs;
         }
       }

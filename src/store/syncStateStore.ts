@@ -1,9 +1,10 @@
 // Persists where each delta stream stands and which memberships still need their closure recomputed.
-import type { TableClient } from "@azure/data-tables";
 import type { StreamName } from "../directory/directoryObjects";
 import { tableKeys } from "./tableKeys";
-import { forEachConcurrently } from "../sync/concurrency";
-import { statusOf, TableWriter, type StoreMetrics, type TableOperation } from "./tableWriter";
+import { forEachConcurrently } from "../common/concurrency";
+import type { StoreMetrics, TableOperation } from "./tableWriter";
+import type { TableStore } from "./tableStore";
+import { WithheldTable } from "./withheldTable";
 
 /** Where one delta stream stands; saved after each page's writes have committed. */
 export interface StreamCheckpoint {
@@ -30,6 +31,17 @@ export interface ClosureWork {
   all: boolean;
   members: Map<string, string>;
   groups: Set<string>;
+  /** Direct memberships removed since the MemberOf rows were computed (member id → group ids): their rows stay until the closure rewrites them. */
+  removedEdges?: Map<string, Set<string>>;
+}
+
+export interface MarkDirtyOptions {
+  /** Every member is to be recomputed (after a full read, or when the scope or role mapping changed). */
+  all?: boolean;
+  /** Direct memberships removed, [memberId, groupId]: the closure knows they were direct and may still be inherited. */
+  removedEdges?: Array<[string, string]>;
+  /** Direct memberships added back in this run: an earlier removal no longer stands. */
+  restoredEdges?: Array<[string, string]>;
 }
 
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
@@ -60,39 +72,43 @@ export interface Exclusion {
 const exclusionPartition = (tenantId: string, id: string) => `${tenantId}_out_${id.slice(0, 2)}`;
 
 export class SyncStateStore {
-  private readonly writer: TableWriter;
-
   constructor(
-    private readonly table: TableClient,
+    private readonly table: TableStore,
     private readonly tenantId: string,
-    readonly metrics: StoreMetrics,
-  ) {
-    this.writer = new TableWriter(metrics, 4);
+  ) {}
+
+  get metrics(): StoreMetrics {
+    return this.table.metrics;
+  }
+
+  /** The same state with its writes withheld: checkpoints, holds and markers move in memory only (a dry run). */
+  withWritesWithheld(): SyncStateStore {
+    return new SyncStateStore(new WithheldTable(this.table), this.tenantId);
+  }
+
+  async ensureTable(): Promise<void> {
+    await this.table.createTable();
   }
 
   async readCheckpoint(stream: StreamName): Promise<StreamCheckpoint> {
     const key = tableKeys.syncState(this.tenantId, `stream-${stream}`);
-    try {
-      const entity = await this.table.getEntity<Record<string, unknown>>(key.partitionKey, key.rowKey);
-      const text = (name: string) => (typeof entity[name] === "string" && entity[name] !== "" ? (entity[name] as string) : undefined);
-      return {
-        deltaLink: text("deltaLink"),
-        nextLink: text("nextLink"),
-        pendingDeltaLink: text("pendingDeltaLink"),
-        fullReadGeneration: text("fullReadGeneration"),
-        storeWasEmpty: entity.storeWasEmpty === true,
-        pages: Number(entity.pages ?? 0),
-        objects: Number(entity.objects ?? 0),
-      };
-    } catch (error) {
-      if (statusOf(error) === 404) return emptyCheckpoint();
-      throw error;
-    }
+    const entity = await this.table.getRow(key.partitionKey, key.rowKey);
+    if (!entity) return emptyCheckpoint();
+    const text = (name: string) => (typeof entity[name] === "string" && entity[name] !== "" ? (entity[name] as string) : undefined);
+    return {
+      deltaLink: text("deltaLink"),
+      nextLink: text("nextLink"),
+      pendingDeltaLink: text("pendingDeltaLink"),
+      fullReadGeneration: text("fullReadGeneration"),
+      storeWasEmpty: entity.storeWasEmpty === true,
+      pages: Number(entity.pages ?? 0),
+      objects: Number(entity.objects ?? 0),
+    };
   }
 
   async saveCheckpoint(stream: StreamName, checkpoint: StreamCheckpoint): Promise<void> {
     const key = tableKeys.syncState(this.tenantId, `stream-${stream}`);
-    await this.writer.apply(this.table, [
+    await this.table.apply([
       {
         kind: "upsert",
         mode: "Replace",
@@ -105,22 +121,21 @@ export class SyncStateStore {
 
   async holdDeletions(deletions: HeldDeletion[]): Promise<void> {
     const partitionKey = heldPartition(this.tenantId);
-    await this.writer.apply(
-      this.table,
+    await this.table.apply(
       deletions.map((deletion): TableOperation => ({ kind: "upsert", mode: "Replace", partitionKey, rowKey: deletion.userId, properties: { reason: deletion.reason, name: deletion.name, heldAt: deletion.heldAt, outOfScope: deletion.outOfScope === true } })),
     );
   }
 
   async releaseHolds(userIds: Iterable<string>): Promise<void> {
     const partitionKey = heldPartition(this.tenantId);
-    await this.writer.apply(this.table, [...userIds].map((rowKey): TableOperation => ({ kind: "delete", partitionKey, rowKey })));
+    await this.table.apply([...userIds].map((rowKey): TableOperation => ({ kind: "delete", partitionKey, rowKey })));
   }
 
   async readHeldDeletions(): Promise<HeldDeletion[]> {
     const held: HeldDeletion[] = [];
     const filter = `PartitionKey eq '${heldPartition(this.tenantId)}'`;
-    for await (const entity of this.table.listEntities<{ reason: string; name: string; heldAt: string; outOfScope?: boolean }>({ queryOptions: { filter } })) {
-      held.push({ userId: String(entity.rowKey), reason: entity.reason === "deleted" ? "deleted" : "changed", name: entity.name, heldAt: entity.heldAt, outOfScope: entity.outOfScope === true });
+    for await (const entity of this.table.listRows({ filter })) {
+      held.push({ userId: String(entity.rowKey), reason: entity.reason === "deleted" ? "deleted" : "changed", name: String(entity.name ?? ""), heldAt: String(entity.heldAt ?? ""), outOfScope: entity.outOfScope === true });
     }
     return held;
   }
@@ -133,21 +148,21 @@ export class SyncStateStore {
       rowKey: exclusion.id,
       properties: { objectType: exclusion.objectType, code: exclusion.code, reason: exclusion.reason },
     }));
-    await this.writer.apply(this.table, operations);
+    await this.table.apply(operations);
   }
 
   async removeExclusions(ids: Iterable<string>): Promise<void> {
-    await this.writer.apply(this.table, [...ids].map((id): TableOperation => ({ kind: "delete", partitionKey: exclusionPartition(this.tenantId, id), rowKey: id })));
+    await this.table.apply([...ids].map((id): TableOperation => ({ kind: "delete", partitionKey: exclusionPartition(this.tenantId, id), rowKey: id })));
   }
 
   async *listExclusions(): AsyncIterable<Exclusion> {
     const filter = `PartitionKey ge '${this.tenantId}_out_' and PartitionKey lt '${this.tenantId}_out\`'`;
-    for await (const entity of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) yield exclusionFrom(entity);
+    for await (const entity of this.table.listRows({ filter })) yield exclusionFrom(entity);
   }
 
   async hasExclusions(): Promise<boolean> {
     const filter = `PartitionKey ge '${this.tenantId}_out_' and PartitionKey lt '${this.tenantId}_out\`'`;
-    for await (const page of this.table.listEntities({ queryOptions: { filter, select: ["RowKey"] } }).byPage({ maxPageSize: 1 })) return page.length > 0;
+    for await (const _ of this.table.listRows({ filter, select: ["RowKey"], limit: 1 })) return true;
     return false;
   }
 
@@ -155,11 +170,8 @@ export class SyncStateStore {
     const found = new Map<string, Exclusion>();
     // Point reads in parallel, as DirectoryStore.readObjects does: an incremental closure may ask for hundreds.
     await forEachConcurrently(new Set(ids), 16, async (id) => {
-      try {
-        found.set(id, exclusionFrom(await this.table.getEntity<Record<string, unknown>>(exclusionPartition(this.tenantId, id), id)));
-      } catch (error) {
-        if (statusOf(error) !== 404) throw error;
-      }
+      const entity = await this.table.getRow(exclusionPartition(this.tenantId, id), id);
+      if (entity) found.set(id, exclusionFrom(entity));
     });
     return found;
   }
@@ -167,38 +179,41 @@ export class SyncStateStore {
   /** A small named value the engine keeps between runs (such as the hash of the role mapping last applied). */
   async readMarker(name: string): Promise<string | undefined> {
     const key = tableKeys.syncState(this.tenantId, `marker-${name}`);
-    try {
-      const entity = await this.table.getEntity<{ value?: string }>(key.partitionKey, key.rowKey);
-      return entity.value;
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+    const entity = await this.table.getRow(key.partitionKey, key.rowKey);
+    return typeof entity?.value === "string" ? entity.value : undefined;
   }
 
   async saveMarker(name: string, value: string): Promise<void> {
     const key = tableKeys.syncState(this.tenantId, `marker-${name}`);
-    await this.writer.apply(this.table, [{ kind: "upsert", mode: "Replace", partitionKey: key.partitionKey, rowKey: key.rowKey, properties: { value } }]);
+    await this.table.apply([{ kind: "upsert", mode: "Replace", partitionKey: key.partitionKey, rowKey: key.rowKey, properties: { value } }]);
   }
 
   /** Records members and groups to recompute; written before the page's own writes so a crash cannot lose them. */
-  async markDirty(members: Map<string, string>, groups: Iterable<string>, all = false): Promise<void> {
+  async markDirty(members: Map<string, string>, groups: Iterable<string>, options: MarkDirtyOptions = {}): Promise<void> {
+    const all = options.all === true;
     const partitionKey = dirtyPartition(this.tenantId);
     const operations: TableOperation[] = [];
     for (const [memberId, memberType] of members) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `m_${memberId}`, properties: { memberType } });
     for (const groupId of groups) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `g_${groupId}`, properties: {} });
     if (all) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: "all", properties: {} });
-    await this.writer.apply(this.table, operations);
+    for (const [memberId, groupId] of options.restoredEdges ?? []) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` });
+    for (const [memberId, groupId] of options.removedEdges ?? []) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `r_${memberId}_${groupId}`, properties: {} });
+    await this.table.apply(operations);
   }
 
   async readClosureWork(): Promise<ClosureWork> {
     const work: ClosureWork = { all: false, members: new Map(), groups: new Set() };
     const filter = `PartitionKey eq '${dirtyPartition(this.tenantId)}'`;
-    for await (const entity of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+    for await (const entity of this.table.listRows({ filter })) {
       const rowKey = String(entity.rowKey);
       if (rowKey === "all") work.all = true;
       else if (rowKey.startsWith("m_")) work.members.set(rowKey.slice(2), String(entity.memberType ?? "other"));
       else if (rowKey.startsWith("g_")) work.groups.add(rowKey.slice(2));
+      else if (rowKey.startsWith("r_")) {
+        const [memberId = "", groupId = ""] = rowKey.slice(2).split("_");
+        const groups = (work.removedEdges ??= new Map()).get(memberId) ?? new Set<string>();
+        work.removedEdges.set(memberId, groups.add(groupId));
+      }
     }
     return work;
   }
@@ -209,7 +224,8 @@ export class SyncStateStore {
     for (const memberId of work.members.keys()) operations.push({ kind: "delete", partitionKey, rowKey: `m_${memberId}` });
     for (const groupId of work.groups) operations.push({ kind: "delete", partitionKey, rowKey: `g_${groupId}` });
     if (work.all) operations.push({ kind: "delete", partitionKey, rowKey: "all" });
-    await this.writer.apply(this.table, operations);
+    for (const [memberId, groups] of work.removedEdges ?? []) for (const groupId of groups) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` });
+    await this.table.apply(operations);
   }
 }
 

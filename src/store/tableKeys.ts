@@ -4,16 +4,12 @@
 const forbiddenKeyCharacters = /[\/\\#?\u0000-\u001f\u007f-\u009f]/;
 /** Keys are limited to 1 KiB (Table service data model). */
 const maxKeyLength = 1024;
-const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class InvalidKeyError extends Error {
   override name = "InvalidKeyError";
 }
 
-/** Directory object ids are GUIDs; anything else is rejected before it can reach a key. */
-export function isObjectId(value: unknown): value is string {
-  return typeof value === "string" && guidPattern.test(value);
-}
+export { isObjectId } from "../common/objectId";
 
 export function assertSafeKey(key: string): string {
   if (key.length === 0 || key.length > maxKeyLength || forbiddenKeyCharacters.test(key)) {

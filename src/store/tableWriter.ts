@@ -1,6 +1,6 @@
 // Turns entity writes into entity group transactions per partition, runs them concurrently, and counts them.
 import type { TableClient, TableEntity, TransactionAction } from "@azure/data-tables";
-import { forEachConcurrently } from "../sync/concurrency";
+import { forEachConcurrently } from "../common/concurrency";
 
 /** An entity group transaction holds at most 100 operations (Table service data model). */
 export const maxOperationsPerTransaction = 100;

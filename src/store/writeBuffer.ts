@@ -1,10 +1,10 @@
 // Collects a full read's writes across pages so they go out in full 100-row transactions; the checkpoint waits for the flush.
-import type { ChangeEvent, ChangeSink } from "../sync/pageApplier";
-import type { DirectoryStore, DirectoryTables } from "./directoryStore";
+import type { ChangeEvent, ChangeSink } from "../directory/changeEvents";
+import type { DirectoryStore, DirectoryTableName } from "./directoryStore";
 import type { TableOperation } from "./tableWriter";
 
 export class WriteBuffer {
-  private operations = new Map<keyof DirectoryTables, TableOperation[]>();
+  private operations = new Map<DirectoryTableName, TableOperation[]>();
   private events: ChangeEvent[] = [];
   private count = 0;
 
@@ -12,7 +12,7 @@ export class WriteBuffer {
     return this.count;
   }
 
-  add(table: keyof DirectoryTables, operations: readonly TableOperation[]): void {
+  add(table: DirectoryTableName, operations: readonly TableOperation[]): void {
     if (operations.length === 0) return;
     const list = this.operations.get(table) ?? [];
     list.push(...operations);

@@ -5,8 +5,9 @@ import type { DirectoryStore } from "../store/directoryStore";
 import type { ClosureWork } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
-import { forEachConcurrently } from "./concurrency";
+import { forEachConcurrently } from "../common/concurrency";
 import type { SyncRunSummary } from "./syncRun";
+import type { MembershipCollector } from "./membershipCollector";
 import type { ScopePolicy } from "../policy/scopePolicy";
 import type { Exclusion } from "../store/syncStateStore";
 
@@ -15,20 +16,6 @@ const flushEvery = 5_000;
 /** A full rebuild of a large tenant takes minutes; it reports every so many members. */
 const progressEvery = 10_000;
 
-/** Direct memberships a full read saw, kept in memory so the rebuild after it need not read the Members table back. */
-export class MembershipCollector {
-  readonly byMember = new Map<string, { memberType: MemberType; groups: string[]; inactive?: Set<string> }>();
-  /** Group ids repeat for every member; one string per group keeps a million edges small. */
-  private readonly interned = new Map<string, string>();
-
-  add(groupId: string, memberId: string, memberType: MemberType): void {
-    const group = this.interned.get(groupId) ?? (this.interned.set(groupId, groupId), groupId);
-    const entry = this.byMember.get(memberId);
-    if (entry) entry.groups.push(group);
-    else this.byMember.set(memberId, { memberType, groups: [group] });
-  }
-}
-
 /** What a stored user is to the scope: in it, soft-deleted in Entra, or marked deleted because it left the scope. */
 export type StoredUserState = "active" | "deleted" | "outOfScope";
 
@@ -36,24 +23,51 @@ export function storedUserState(user: StoredObject): StoredUserState {
   return user.outOfScope ? "outOfScope" : user.deleted ? "deleted" : "active";
 }
 
-/** Group scope for the closure: who counts as in scope, and where its decisions go. */
-export interface ClosureScope {
+/** What the closure needs to decide each user's place in the scope. */
+export interface ClosureScopeInputs {
   policy: ScopePolicy;
   include: Set<string>;
   exclude: Set<string>;
   groupNames: Map<string, string | undefined>;
   /** Users held back for leaving the scope in an earlier run; one found back in scope is released. */
-  scopeHeld: Set<string>;
+  isScopeHeld(userId: string): boolean;
   /** The user filters were widened since the last run: users they left out are read again. */
   filtersWidened: boolean;
   listUsers(): AsyncIterable<{ id: string; state: StoredUserState }>;
   listExclusions(): AsyncIterable<Exclusion>;
   readExclusions(ids: string[]): Promise<Map<string, Exclusion>>;
-  /** Decisions, applied by the engine after the closure: users to read by id and admit, users leaving, exclusions to record. */
+}
+
+/** The closure's scope decisions, for the engine to apply: users to read by id and admit, users leaving, exclusions to record, holds to release. */
+export interface ScopeDecisions {
   admit: Set<string>;
   exits: Array<{ id: string; why: string }>;
   exclusions: Exclusion[];
   released: string[];
+}
+
+export interface RunClosureOptions {
+  store: DirectoryStore;
+  /** The run record whose membership, inheritance, role and scope counters the closure adds to. */
+  summary: Pick<SyncRunSummary, "memberships" | "transitive" | "roles" | "scope">;
+  /** Group id → role names (ROLE_MAPPING). */
+  roleMapping?: Map<string, string[]>;
+  /** Keep users' roles up to date: a mapping is set, or one was just removed. Defaults to whether a mapping is set. */
+  manageRoles?: boolean;
+  onProgress?: (message: string) => void;
+  /** With scope groups: who counts as in scope. */
+  scope?: ClosureScopeInputs;
+}
+
+/** What a full rebuild reads before it streams the MemberOf table; each member's entries are dropped once it is decided. */
+interface RebuildInputs {
+  activeUsers: Set<string>;
+  userStates: Map<string, StoredUserState>;
+  exclusions: Map<string, Exclusion>;
+  storedRoles: Map<string, string | undefined>;
+  directByMember: Map<string, { memberType: MemberType; groups: string[]; inactive?: Set<string> }>;
+  /** The direct memberships come from this process's full read, so every Members row is active. */
+  fromCollector: boolean;
 }
 
 interface DirectEdge {
@@ -74,20 +88,26 @@ export class MembershipClosure {
   /** The batch being written; at most one is in flight while the next is computed. */
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly store: DirectoryStore,
-    private readonly summary: SyncRunSummary,
-    private readonly roleMapping: Map<string, string[]> = new Map(),
-    /** Whether users' roles are kept up to date in this run: a mapping is set, or one was just removed. */
-    private readonly manageRoles = roleMapping.size > 0,
-    private readonly onProgress?: (message: string) => void,
-    private readonly scope?: ClosureScope,
-    /** Plan only: decide and count, write nothing (a dry run). */
-    private readonly dryRun = false,
-  ) {}
+  private readonly store: DirectoryStore;
+  private readonly summary: RunClosureOptions["summary"];
+  private readonly roleMapping: Map<string, string[]>;
+  private readonly manageRoles: boolean;
+  private readonly onProgress: ((message: string) => void) | undefined;
+  private readonly scope: ClosureScopeInputs | undefined;
+  private readonly decisions: ScopeDecisions = { admit: new Set(), exits: [], exclusions: [], released: [] };
+
+  constructor(options: RunClosureOptions) {
+    this.store = options.store;
+    this.summary = options.summary;
+    this.roleMapping = options.roleMapping ?? new Map();
+    this.manageRoles = options.manageRoles ?? this.roleMapping.size > 0;
+    this.onProgress = options.onProgress;
+    this.scope = options.scope;
+  }
 
   /** Decides one user's place in the scope from the groups it reaches; decisions are collected for the engine. */
-  private decideScope(userId: string, direct: DirectEdge[], state: StoredUserState | undefined, exclusion: Exclusion | undefined): void {
+  private decideScope(userId: string, direct: DirectEdge[], known: { state: StoredUserState | undefined; exclusion: Exclusion | undefined }): void {
+    const { state, exclusion } = known;
     const scope = this.scope;
     if (!scope) return;
     const reach = new Set<string>();
@@ -100,18 +120,20 @@ export class MembershipClosure {
     const excludedBy = [...reach].find((groupId) => scope.exclude.has(groupId));
     if (excludedBy) why = `member of excluded group ${scope.groupNames.get(excludedBy) ?? excludedBy}`;
     else if (scope.policy.requiresInclusion && ![...reach].some((groupId) => scope.include.has(groupId))) why = "not a member of any scope group";
+    const decisions = this.decisions;
     if (why) {
-      if (state === "active") scope.exits.push({ id: userId, why });
+      if (state === "active") decisions.exits.push({ id: userId, why });
       else if (state !== "deleted" && exclusion?.code !== "filter" && !(exclusion?.code === "groups" && exclusion.reason === why)) {
         if (exclusion?.code !== "groups") this.summary.scope.excluded++;
-        scope.exclusions.push({ id: userId, objectType: "user", code: "groups", reason: why });
+        decisions.exclusions.push({ id: userId, objectType: "user", code: "groups", reason: why });
       }
       return;
     }
     if (state === "active") {
-      if (scope.scopeHeld.has(userId)) scope.released.push(userId);
+      // A user the filters hold out stays out whatever its groups.
+      if (scope.isScopeHeld(userId) && exclusion?.code !== "filter") decisions.released.push(userId);
     } else if (state !== "deleted" && (exclusion?.code !== "filter" || (scope.filtersWidened && !scope.policy.filterReasonStillApplies(exclusion.reason)))) {
-      scope.admit.add(userId);
+      decisions.admit.add(userId);
     }
   }
 
@@ -132,7 +154,7 @@ export class MembershipClosure {
   }
 
   /** `collected`: every direct membership, when the full read that wrote them all ran in this process. */
-  async run(work: ClosureWork, collected?: MembershipCollector): Promise<void> {
+  async run(work: ClosureWork, collected?: MembershipCollector): Promise<ScopeDecisions> {
     const [edges, activeGroups] = await Promise.all([this.store.listNesting(), this.store.listObjectIds("groups", "deleted eq false")]);
     this.activeGroups = activeGroups;
     for (const { childId, parentId } of edges) {
@@ -143,6 +165,7 @@ export class MembershipClosure {
     else await this.recompute(work);
     await this.flush();
     await this.writing;
+    return this.decisions;
   }
 
   /** Groups a member of `groupId` inherits: every active group above it, not counting itself. */
@@ -165,7 +188,8 @@ export class MembershipClosure {
     return found;
   }
 
-  private desiredRows(memberId: string, memberType: MemberType, memberInactive: boolean, direct: DirectEdge[]): Map<string, MemberOfRow> {
+  private desiredRows(member: { memberId: string; memberType: MemberType; inactive: boolean }, direct: DirectEdge[]): Map<string, MemberOfRow> {
+    const { memberId, memberType, inactive: memberInactive } = member;
     const rows = new Map<string, MemberOfRow>();
     for (const edge of direct) {
       const directActive = !memberInactive && this.activeGroups.has(edge.groupId);
@@ -186,7 +210,8 @@ export class MembershipClosure {
   }
 
   /** Diffs one member's desired rows against what is stored and queues the writes. */
-  private reconcile(memberId: string, desired: Map<string, MemberOfRow>, existing: MemberOfRow[], direct: DirectEdge[]): void {
+  private reconcile(memberId: string, rows: { desired: Map<string, MemberOfRow>; existing: MemberOfRow[]; direct: DirectEdge[] }): void {
+    const { desired, existing, direct } = rows;
     const tenantId = this.store.tenantId;
     const existingByGroup = new Map(existing.map((row) => [row.groupId, row]));
     for (const row of desired.values()) {
@@ -238,89 +263,112 @@ export class MembershipClosure {
     const exclusions = this.scope ? await this.scope.readExclusions(userIds) : new Map<string, Exclusion>();
     await forEachConcurrently(members, 16, async ([memberId, memberType]) => {
       const existing = await this.store.listMemberOf(memberId);
-      const direct = existing.filter((row) => row.direct).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
+      // A direct membership removed in this run still has its row, so whether it stays inherited is known and counted right.
+      const removed = work.removedEdges?.get(memberId);
+      const direct = existing.filter((row) => row.direct && !removed?.has(row.groupId)).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
       const inactive = this.isInactive(memberId, memberType as MemberType, (id) => users.get(id)?.deleted === false);
-      const desired = this.desiredRows(memberId, memberType as MemberType, inactive, direct);
-      this.reconcile(memberId, desired, existing, direct);
+      const desired = this.desiredRows({ memberId, memberType: memberType as MemberType, inactive }, direct);
+      this.reconcile(memberId, { desired, existing, direct });
       const user = memberType === "user" ? users.get(memberId) : undefined;
       if (user) this.reconcileRoles(memberId, desired, user.roles);
-      if (memberType === "user") this.decideScope(memberId, direct, user && storedUserState(user), exclusions.get(memberId));
+      if (memberType === "user") this.decideScope(memberId, direct, { state: user && storedUserState(user), exclusion: exclusions.get(memberId) });
       if (this.memberOfOps.length >= flushEvery) await this.flush();
     });
   }
 
   /** After a full read: every member's rows, rebuilt from the Members table in two streaming passes merged by member id. */
   private async rebuildAll(collected: MembershipCollector | undefined): Promise<void> {
-    const activeUsers = await this.store.listObjectIds("users", "deleted eq false");
-    // With scope groups every known user is decided, members or not: stored users, and users waiting for a verdict.
-    const userStates = new Map<string, StoredUserState>();
-    const exclusions = new Map<string, Exclusion>();
-    if (this.scope) {
-      for await (const user of this.scope.listUsers()) userStates.set(user.id, user.state);
-      for await (const exclusion of this.scope.listExclusions()) if (exclusion.objectType === "user") exclusions.set(exclusion.id, exclusion);
-    }
-    // Every user's stored roles, so users who lost their last membership lose their roles too.
-    const storedRoles = new Map<string, string | undefined>();
-    if (this.manageRoles) for await (const user of this.store.listObjects("users", undefined, ["RowKey", "roles"])) storedRoles.set(user.id, user.roles);
-    // Direct groups per member as plain id lists (a million edges as objects would double the memory); `inactive` lists the Members rows stored inactive.
-    const directByMember = collected?.byMember ?? new Map<string, { memberType: MemberType; groups: string[]; inactive?: Set<string> }>();
-    const interned = new Map<string, string>();
-    for await (const row of collected ? [] : this.store.listAllMembers()) {
-      const groupId = interned.get(row.groupId) ?? (interned.set(row.groupId, row.groupId), row.groupId);
-      let entry = directByMember.get(row.memberId);
-      if (!entry) directByMember.set(row.memberId, (entry = { memberType: row.memberType, groups: [] }));
-      entry.groups.push(groupId);
-      if (!row.active) (entry.inactive ??= new Set()).add(groupId);
-    }
-    const memberIds = [...directByMember.keys()].sort();
-    const total = memberIds.length;
-    let finished = 0;
+    const inputs: RebuildInputs = {
+      activeUsers: await this.store.listObjectIds("users", "deleted eq false"),
+      ...(await this.loadScopeStates()),
+      storedRoles: await this.loadStoredRoles(),
+      directByMember: await this.loadDirectMemberships(collected),
+      fromCollector: collected !== undefined,
+    };
+    const memberIds = [...inputs.directByMember.keys()].sort();
+    const progress = { finished: 0, total: memberIds.length };
     let index = 0;
     let pendingId: string | undefined;
     let pendingRows: MemberOfRow[] = [];
-    const finishMember = async (memberId: string, existing: MemberOfRow[]) => {
-      const entry = directByMember.get(memberId);
-      // Every row a full read wrote is active; a replayed page could repeat a member, so groups are deduplicated.
-      const direct: DirectEdge[] = entry ? [...new Set(entry.groups)].map((groupId) => ({ groupId, memberRowActive: collected ? true : !entry.inactive?.has(groupId) })) : [];
-      if (++finished % progressEvery === 0) this.onProgress?.(`Recomputing memberships: ${finished} of ${total} members`);
-      const memberType = entry?.memberType ?? existing[0]?.memberType ?? "other";
-      const inactive = this.isInactive(memberId, memberType, (id) => activeUsers.has(id));
-      const desired = this.desiredRows(memberId, memberType, inactive, direct);
-      this.reconcile(memberId, desired, existing, direct);
-      if (memberType === "user" && this.scope) {
-        this.decideScope(memberId, direct, userStates.get(memberId), exclusions.get(memberId));
-        userStates.delete(memberId);
-        exclusions.delete(memberId);
-      }
-      if (memberType === "user" && storedRoles.has(memberId)) {
-        this.reconcileRoles(memberId, desired, storedRoles.get(memberId));
-        storedRoles.delete(memberId);
-      }
-      directByMember.delete(memberId);
-      if (this.memberOfOps.length + this.memberOps.length >= flushEvery) await this.flush();
-    };
     // Members with no stored rows yet come before the stored member they sort ahead of.
     const catchUpTo = async (memberId: string | undefined) => {
       while (index < memberIds.length && (memberId === undefined || memberIds[index]! < memberId)) {
         const id = memberIds[index++]!;
-        if (directByMember.has(id)) await finishMember(id, []);
+        if (inputs.directByMember.has(id)) await this.rebuildMember({ memberId: id, existing: [], inputs, progress });
       }
     };
     for await (const row of this.store.listAllMemberOf()) {
       if (row.memberId !== pendingId) {
-        if (pendingId !== undefined) await finishMember(pendingId, pendingRows);
+        if (pendingId !== undefined) await this.rebuildMember({ memberId: pendingId, existing: pendingRows, inputs, progress });
         await catchUpTo(row.memberId);
         pendingId = row.memberId;
         pendingRows = [];
       }
       pendingRows.push(row);
     }
-    if (pendingId !== undefined) await finishMember(pendingId, pendingRows);
+    if (pendingId !== undefined) await this.rebuildMember({ memberId: pendingId, existing: pendingRows, inputs, progress });
     await catchUpTo(undefined);
-    for (const [userId, roles] of storedRoles) this.reconcileRoles(userId, new Map(), roles);
+    for (const [userId, roles] of inputs.storedRoles) this.reconcileRoles(userId, new Map(), roles);
     // Users in no group at all: only the scope rules decide them.
-    for (const [userId, state] of userStates) this.decideScope(userId, [], state, exclusions.get(userId));
-    for (const [userId, exclusion] of exclusions) if (!userStates.has(userId)) this.decideScope(userId, [], undefined, exclusion);
+    for (const [userId, state] of inputs.userStates) this.decideScope(userId, [], { state, exclusion: inputs.exclusions.get(userId) });
+    for (const [userId, exclusion] of inputs.exclusions) if (!inputs.userStates.has(userId)) this.decideScope(userId, [], { state: undefined, exclusion });
+  }
+
+  /** One member of the rebuild: its desired rows against its stored ones, its scope and its roles; what is decided leaves the inputs. */
+  private async rebuildMember(input: { memberId: string; existing: MemberOfRow[]; inputs: RebuildInputs; progress: { finished: number; total: number } }): Promise<void> {
+    const { memberId, existing, inputs, progress } = input;
+    const entry = inputs.directByMember.get(memberId);
+    // Every row a full read wrote is active; a replayed page could repeat a member, so groups are deduplicated.
+    const direct: DirectEdge[] = entry ? [...new Set(entry.groups)].map((groupId) => ({ groupId, memberRowActive: inputs.fromCollector ? true : !entry.inactive?.has(groupId) })) : [];
+    if (++progress.finished % progressEvery === 0) this.onProgress?.(`Recomputing memberships: ${progress.finished} of ${progress.total} members`);
+    const memberType = entry?.memberType ?? existing[0]?.memberType ?? "other";
+    const inactive = this.isInactive(memberId, memberType, (id) => inputs.activeUsers.has(id));
+    const desired = this.desiredRows({ memberId, memberType, inactive }, direct);
+    this.reconcile(memberId, { desired, existing, direct });
+    if (memberType === "user" && this.scope) {
+      this.decideScope(memberId, direct, { state: inputs.userStates.get(memberId), exclusion: inputs.exclusions.get(memberId) });
+      inputs.userStates.delete(memberId);
+      inputs.exclusions.delete(memberId);
+    }
+    if (memberType === "user" && inputs.storedRoles.has(memberId)) {
+      this.reconcileRoles(memberId, desired, inputs.storedRoles.get(memberId));
+      inputs.storedRoles.delete(memberId);
+    }
+    inputs.directByMember.delete(memberId);
+    if (this.memberOfOps.length + this.memberOps.length >= flushEvery) await this.flush();
+  }
+
+  /** With scope groups every known user is decided, members or not: stored users, and users waiting for a verdict. */
+  private async loadScopeStates(): Promise<Pick<RebuildInputs, "userStates" | "exclusions">> {
+    const userStates = new Map<string, StoredUserState>();
+    const exclusions = new Map<string, Exclusion>();
+    if (this.scope) {
+      for await (const user of this.scope.listUsers()) userStates.set(user.id, user.state);
+      for await (const exclusion of this.scope.listExclusions()) if (exclusion.objectType === "user") exclusions.set(exclusion.id, exclusion);
+    }
+    return { userStates, exclusions };
+  }
+
+  /** Every user's stored roles, so users who lost their last membership lose their roles too. */
+  private async loadStoredRoles(): Promise<Map<string, string | undefined>> {
+    const storedRoles = new Map<string, string | undefined>();
+    if (this.manageRoles) for await (const user of this.store.listObjects("users", undefined, ["RowKey", "roles"])) storedRoles.set(user.id, user.roles);
+    return storedRoles;
+  }
+
+  /** Direct groups per member as plain id lists (a million edges as objects would double the memory); `inactive` lists the Members rows stored inactive. */
+  private async loadDirectMemberships(collected: MembershipCollector | undefined): Promise<RebuildInputs["directByMember"]> {
+    if (collected) return collected.byMember;
+    const directByMember: RebuildInputs["directByMember"] = new Map();
+    const interned = new Map<string, string>();
+    for await (const row of this.store.listAllMembers()) {
+      const groupId = interned.get(row.groupId) ?? (interned.set(row.groupId, row.groupId), row.groupId);
+      let entry = directByMember.get(row.memberId);
+      if (!entry) directByMember.set(row.memberId, (entry = { memberType: row.memberType, groups: [] }));
+      entry.groups.push(groupId);
+      if (!row.active) (entry.inactive ??= new Set()).add(groupId);
+    }
+    return directByMember;
   }
 
   /** Queues what is collected to be written once the batch before it is; returns when that earlier batch is, so the next one is computed while this one is written. */
@@ -331,7 +379,6 @@ export class MembershipClosure {
     this.memberOps = [];
     this.memberOfOps = [];
     this.userOps = [];
-    if (this.dryRun) return;
     const previous = this.writing;
     const writing = previous.then(async () => {
       await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps), this.store.apply("users", userOps)]);

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { emptyGraphMetrics, type GraphMetrics } from "../graph/graphMetrics";
 import { emptyStoreMetrics, type StoreMetrics } from "../store/tableWriter";
+import type { StoredPlan } from "./runPlan";
 
 export type SyncMode = "incremental" | "full";
 export type SyncTrigger = "schedule" | "manual" | "notification" | "continuation" | "cli" | "demo";
@@ -57,8 +58,8 @@ export interface SyncRunSummary {
   stateWrites: StoreMetrics;
   warnings: string[];
   error: string | undefined;
-  /** A dry run's plan: per kind of change, the first entries (who, and why), so the run record shows it too. */
-  plan?: Record<string, string[]>;
+  /** A dry run's plan: per kind of change, how many and the first entries (who, and why); see StoredPlan and docs/api.md. */
+  plan?: StoredPlan;
 }
 
 export function emptyChangeCounts(): ChangeCounts {

@@ -65,7 +65,8 @@ describe("entra-sync command line", () => {
     const run = await env.compose(env.settings({ TABLE_PREFIX: settings.tablePrefix, USER_EXCLUDE_PATTERNS: "*-bot@*" })).engine.run({ dryRun: true });
     const text = formatRunSummary(run.summary, run.plan);
     assert.match(text, /scope: {8}\d+ users left out/);
-    assert.match(text, new RegExp(`plan, userExcluded \\(first \\d+\\): .*${bot.id}\\): userPrincipalName matches \\*-bot@\\*`));
+    assert.match(text, new RegExp(`plan, userExcluded: 1: ${bot.id}: userPrincipalName matches \\*-bot@\\*`));
+    assert.doesNotMatch(text, /teams-bot@contoso\.com/, "a user outside the scope is named by id and rule only");
   });
 
   test("suggest-exclusions lists service-looking accounts with globs and excludes nobody", async () => {
@@ -108,7 +109,7 @@ describe("entra-sync command line", () => {
   test("sync does not start while another run holds the tenant's lease, and says which (exit code 3)", async () => {
     const settings = env.settings();
     const composition = env.compose(settings);
-    await composition.store.ensureTables();
+    await composition.ensureTables();
     await new RunLeases(composition.tables.syncState, 600_000).acquire(settings.tenantId, "20260101T000000Z-c0ffee", "ticket");
     const result = await runCli(["sync"], { ENTRA_TENANT_ID: settings.tenantId, DirectoryStorage: env.azurite.connectionString, TABLE_PREFIX: settings.tablePrefix });
     assert.equal(result.code, 3, result.stderr);

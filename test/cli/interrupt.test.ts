@@ -54,7 +54,7 @@ async function untilMidRun(started: Started): Promise<void> {
 function stores(environment: Record<string, string>) {
   const settings = loadSettings(environment);
   const tables = createTables(settings);
-  return { leases: new RunLeases(tables.syncState, 60_000), runLog: new RunLog(tables.runs, settings.tenantId, emptyStoreMetrics()), tenantId: settings.tenantId };
+  return { leases: new RunLeases(tables.syncState, 60_000), runLog: new RunLog<SyncRunSummary>(tables.runs, settings.tenantId, emptyStoreMetrics()), tenantId: settings.tenantId };
 }
 
 describe("stopping a CLI sync", () => {

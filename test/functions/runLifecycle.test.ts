@@ -42,7 +42,7 @@ function postSync(body: object): Promise<HttpResponseInit & { jsonBody: Record<s
 
 function stores(settings: Settings) {
   const tables = openServiceTables(settings);
-  return { tables, leases: new RunLeases(tables.syncState, 60_000), requests: new RunRequestLog(tables.runRequests), runLog: new RunLog(tables.runs, settings.tenantId, emptyStoreMetrics()) };
+  return { tables, leases: new RunLeases(tables.syncState, 60_000), requests: new RunRequestLog(tables.runRequests), runLog: new RunLog<SyncRunSummary>(tables.runs, settings.tenantId, emptyStoreMetrics()) };
 }
 
 /** Every run record of the tenant, as the import log lists them. */

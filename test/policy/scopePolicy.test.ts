@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { defaultScope, globToRegExp, ScopePolicy } from "../../src/policy/scopePolicy";
-import { serviceAccountSignals } from "../../src/policy/serviceAccounts";
+import { serviceAccountSignals, suggestServiceAccounts } from "../../src/policy/serviceAccounts";
+import { memorySync } from "../sync/support/memorySync";
 
 describe("scope policy", () => {
   test("globs match the whole value, ignoring case, with * and ? only", () => {
@@ -56,5 +57,26 @@ describe("scope policy", () => {
     assert.match(serviceAccountSignals({ userPrincipalName: "alerts@contoso.com", mail: "no-reply@contoso.com", displayName: "No Reply" }).signals.join(), /no-reply/);
     assert.equal(serviceAccountSignals({ userPrincipalName: "aoife.appleby@contoso.com", givenName: "Aoife", surname: "Appleby" }).signals.length, 0, "app inside a surname is not a signal");
     assert.equal(serviceAccountSignals({ userPrincipalName: "madonna@contoso.com" }).signals.length, 0, "a missing name alone is not enough");
+  });
+
+  test("resource accounts are suggested: rooms, equipment, shared mailboxes, by address and display name shapes", () => {
+    assert.equal(serviceAccountSignals({ userPrincipalName: "room-101@contoso.com", displayName: "Room 101" }).pattern, "room-*");
+    assert.equal(serviceAccountSignals({ userPrincipalName: "conf.room.berlin@contoso.com" }).pattern, "conf.room.*");
+    assert.equal(serviceAccountSignals({ userPrincipalName: "av-equipment2@contoso.com" }).pattern, "*equipment*");
+    assert.ok(serviceAccountSignals({ userPrincipalName: "beamer7@contoso.com", displayName: "Beamer 7 (Equipment)" }).signals.length > 0, "(Equipment) in the display name");
+    assert.ok(serviceAccountSignals({ userPrincipalName: "b.hall@contoso.com", displayName: "Boardroom Hall" }).signals.some((signal) => signal.includes("no given name")), "no given name or surname strengthens a display-name sign");
+    assert.equal(serviceAccountSignals({ userPrincipalName: "rosa.broom@contoso.com", givenName: "Rosa", surname: "Broom", displayName: "Rosa Broom" }).signals.length, 0, "room inside a surname is no sign");
+  });
+
+  test("each suggested pattern counts accounts, not addresses: one matching on both its user principal name and mail counts once", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    d.addUser("Room 1", { userPrincipalName: "room-1@contoso.com", mail: "room-1@contoso.com", givenName: null, surname: null });
+    d.addUser("Room 2", { userPrincipalName: "room-2@contoso.com", mail: "room-2@contoso.com", givenName: null, surname: null });
+    d.addUser("Ann", { givenName: "Ann", surname: "Lee" });
+    await sync.engine().run();
+    const report = await suggestServiceAccounts(sync.store);
+    assert.deepEqual(report.patterns.find((pattern) => pattern.pattern === "room-*"), { pattern: "room-*", wouldExclude: 2 });
+    assert.equal(report.suggestions.length, 2);
   });
 });

@@ -31,7 +31,7 @@ describe("a sync under the tenant's lease", () => {
   test("does not start while another run holds the lease, and names that run", async () => {
     const settings = env.settings();
     const composition = env.compose(settings);
-    await composition.store.ensureTables();
+    await composition.ensureTables();
     const held = await new RunLeases(composition.tables.syncState, 60_000).acquire(settings.tenantId, "20260101T000000Z-abcdef", "ticket");
     assert.equal(held.acquired, true);
     const requestsBefore = env.standIn.graphRequestCount();
@@ -44,7 +44,7 @@ describe("a sync under the tenant's lease", () => {
   test("takes over a lease its holder let expire", async () => {
     const settings = env.settings();
     const composition = env.compose(settings);
-    await composition.store.ensureTables();
+    await composition.ensureTables();
     const longAgo = () => Date.now() - 3_600_000;
     await new RunLeases(composition.tables.syncState, 60_000, longAgo).acquire(settings.tenantId, "20260101T000000Z-dead00", "ticket");
     const outcome = await runUnderLease(settings, { trigger: "cli" }, options());

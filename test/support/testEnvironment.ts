@@ -2,7 +2,7 @@
 import { ClientSecretCredential } from "@azure/identity";
 import { resolve } from "node:path";
 import { loadSettings, type Settings } from "../../src/config/settings";
-import type { ChangeEvent, ChangeSink } from "../../src/sync/pageApplier";
+import type { ChangeEvent, ChangeSink } from "../../src/directory/changeEvents";
 import { compose, type Composition } from "../../src/compositionRoot";
 import { createLogger, type LogLevel } from "../../src/logging/logger";
 import { startAzurite, type AzuriteInstance } from "../../standin/azuriteProcess";

@@ -67,6 +67,8 @@ describe("accidental-deletion threshold", () => {
     assert.ok([...stored.values()].every((user) => !user.deleted), "nobody was marked deleted");
     const allowed = await env.compose(settings).engine.run({ allowDeletions: true });
     assert.equal(allowed.summary.status, "succeeded");
-    assert.equal(allowed.summary.users.softDeleted, 12);
+    // Deleted for good in Entra (not in its deleted items), so removed, not marked deleted.
+    assert.equal(allowed.summary.users.deleted, 12);
+    assert.equal((await env.compose(settings).store.readObjects("users", vanishing.map((user) => user.id))).size, 0);
   });
 });

@@ -106,7 +106,7 @@ describe("resilience", () => {
   });
 
   for (const style of ["gone", "badRequest"] as const) {
-    test(`an expired delta token (${style === "gone" ? "410 resyncRequired" : "400 syncStateNotFound"}) starts a full read and marks what vanished as deleted`, async () => {
+    test(`an expired delta token (${style === "gone" ? "410 resyncRequired" : "400 syncStateNotFound"}) starts a full read and removes what vanished for good`, async () => {
       const settings = env.settings();
       await env.compose(settings).engine.run();
       const vanished = liveUsers(env.model)[5]!;
@@ -120,10 +120,10 @@ describe("resilience", () => {
       assert.equal(run.summary.streams.groups.fullRead, true);
       assert.ok(run.summary.warnings.some((warning) => /delta token was no longer valid/.test(warning)), run.summary.warnings.join("; "));
       const snapshot = await env.compose(settings).store.snapshot();
-      // A full read cannot tell a soft delete from a hard one, so users it no longer finds stay, marked deleted.
-      const kept = snapshot.users.find((user) => user.id === vanished.id);
-      assert.equal(kept?.deleted, true);
-      assert.ok(sink.events.some((event) => event.kind === "userSoftDeleted" && event.objectId === vanished.id && /not found by a full read/.test(event.description)), "the change feed says why");
+      // Not in Entra's deleted items either: deleted for good, so removed with its memberships.
+      assert.equal(snapshot.users.some((user) => user.id === vanished.id), false);
+      assert.equal(snapshot.memberOf.some((row) => row.memberId === vanished.id), false);
+      assert.ok(sink.events.some((event) => event.kind === "userDeleted" && event.objectId === vanished.id && /not found by a full read/.test(event.description)), "the change feed says why");
       assertStoreMatches(withoutObjectsAbsentFrom(snapshot, env.model), env.model);
 
       const next = await env.compose(settings).engine.run();
@@ -173,7 +173,7 @@ describe("resilience", () => {
     assert.equal(dry.summary.dryRun, true);
     assert.equal(dry.summary.directoryWrites.entitiesWritten + dry.summary.directoryWrites.entitiesDeleted, 0);
     assert.ok(dry.summary.users.updated >= 12 && dry.summary.users.created === 1 && dry.summary.users.deleted === 1, JSON.stringify(dry.summary.users));
-    assert.ok((dry.plan.userUpdated ?? []).length > 0, "the plan names who would be updated");
+    assert.ok((dry.plan.userUpdated?.sample ?? []).length > 0, "the plan names who would be updated");
     assert.deepEqual(await composition.store.snapshot(), before);
     assert.deepEqual(await composition.state.readCheckpoint("users"), checkpointBefore);
 

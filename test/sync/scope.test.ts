@@ -218,7 +218,9 @@ describe("test mode and retention with a scope", () => {
     const dry = await env.compose(scoped).engine.run({ dryRun: true });
     assert.equal(dry.summary.status, "succeeded", dry.summary.error);
     assert.equal(dry.summary.scope.left, live().length - 1);
-    assert.ok(dry.plan.userLeftScope?.length === 10 && dry.plan.userLeftScope.every((entry) => /left the scope \(not a member of any scope group\)/.test(entry)), JSON.stringify(dry.plan.userLeftScope));
+    assert.equal(dry.plan.userLeftScope?.count, live().length - 1);
+    assert.ok(dry.plan.userLeftScope.sample.length === 10 && dry.plan.userLeftScope.sample.every((entry) => entry.reason === "not a member of any scope group" && entry.name === undefined), JSON.stringify(dry.plan.userLeftScope));
+    assert.deepEqual(dry.planIds.userLeftScope, live().filter((user) => user.id !== kept!.id).map((user) => user.id).sort(), "the dry run names everyone who would leave");
     assert.ok(dry.summary.warnings.some((warning) => /would hold \d+ user deletions/.test(warning)), "and that the threshold would quarantine it");
     assert.equal(dry.summary.directoryWrites.entitiesWritten + dry.summary.directoryWrites.entitiesDeleted, 0);
     assert.deepEqual(await state.readCheckpoint("users"), before, "delta state not advanced");
@@ -275,8 +277,8 @@ describe("user filters", () => {
     const noreply = user({ displayName: "No Reply", userPrincipalName: "alerts@contoso.com", mail: "noreply@contoso.com" });
     const settings = env.settings({ USER_EXCLUDE_PATTERNS: "svc-*, *noreply*" });
     const dry = await env.compose(settings).engine.run({ dryRun: true });
-    assert.ok(dry.plan.userExcluded?.some((entry) => entry.includes(service.id) && /userPrincipalName matches svc-\*/.test(entry)), JSON.stringify(dry.plan.userExcluded));
-    assert.ok(dry.plan.userExcluded?.some((entry) => entry.includes(noreply.id) && /mail matches \*noreply\*/.test(entry)));
+    assert.ok(dry.plan.userExcluded?.sample.some((entry) => entry.id === service.id && /userPrincipalName matches svc-\*/.test(entry.reason ?? "")), JSON.stringify(dry.plan.userExcluded));
+    assert.ok(dry.plan.userExcluded?.sample.some((entry) => entry.id === noreply.id && /mail matches \*noreply\*/.test(entry.reason ?? "")));
     assert.equal(dry.summary.directoryWrites.entitiesWritten, 0, "the dry run writes nothing");
 
     await env.compose(settings).engine.run();

@@ -1,0 +1,73 @@
+// Recomputes memberships after the streams: the closure decides the scope, admitted users are read by id, until nothing is left to decide.
+import { parseUserPage } from "../graph/deltaParsing";
+import type { ClosureWork } from "../store/syncStateStore";
+import { MembershipClosure, type ClosureScopeInputs, type ScopeDecisions } from "./membershipClosure";
+import type { MembershipCollector } from "./membershipCollector";
+import type { PageApplier } from "./pageApplier";
+import type { RunContext } from "./runContext";
+import { applyScopeDecisions, closureScopeInputs, lateContext } from "./scopeChange";
+import { addWarning } from "./syncRun";
+
+/** Each pass may admit users whose memberships the next one computes; nesting rarely needs more than two. */
+const maxClosurePasses = 4;
+
+export interface RecomputeMembershipsOptions {
+  applier: PageApplier;
+  /** The user filters were widened since the last run. */
+  filtersWidened: boolean;
+  /** Every direct membership, when the full read of groups that wrote them all ran in this process. */
+  collected: MembershipCollector | undefined;
+  /** Keep users' roles up to date: a mapping is set, or one was just removed. */
+  manageRoles: boolean;
+}
+
+export async function recomputeMemberships(run: RunContext, options: RecomputeMembershipsOptions): Promise<void> {
+  let collected = options.collected;
+  for (let pass = 0; pass < maxClosurePasses; pass++) {
+    const work = await run.state.readClosureWork();
+    if (!hasWork(work) && !run.runState.hasUsersToRead) break;
+    const scope = run.scope.usesGroups ? await closureScopeInputs(run, { filtersWidened: options.filtersWidened }) : undefined;
+    if (hasWork(work)) {
+      const decisions = await runClosure(run, { work, collected, scope, manageRoles: options.manageRoles });
+      collected = undefined;
+      if (scope) await applyScopeDecisions(run, { decisions, applier: options.applier });
+    }
+    await admitUsers(run, options.applier);
+  }
+}
+
+/** After held deletions were applied: users just marked deleted pass on no membership any more. */
+export async function recomputeAfterDeletions(run: RunContext, options: { manageRoles: boolean }): Promise<void> {
+  const work = await run.state.readClosureWork();
+  if (work.members.size === 0 && work.groups.size === 0) return;
+  const scope = run.scope.usesGroups ? await closureScopeInputs(run, { filtersWidened: false }) : undefined;
+  const decisions = await runClosure(run, { work, collected: undefined, scope, manageRoles: options.manageRoles });
+  for (const exclusion of decisions.exclusions) run.runState.plan.record("userExcluded", { id: exclusion.id, reason: exclusion.reason });
+  await run.state.saveExclusions(decisions.exclusions);
+}
+
+async function runClosure(run: RunContext, input: { work: ClosureWork; collected: MembershipCollector | undefined; scope: ClosureScopeInputs | undefined; manageRoles: boolean }): Promise<ScopeDecisions> {
+  const { work } = input;
+  const started = Date.now();
+  run.logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
+  const closure = new MembershipClosure({ store: run.store, summary: run.summary, roleMapping: run.config.roleMapping, manageRoles: input.manageRoles, onProgress: (message) => run.logger.info(message), scope: input.scope });
+  const decisions = await closure.run(work, input.collected);
+  await run.state.clearClosureWork(work);
+  run.logger.info(`Memberships recomputed in ${Date.now() - started} ms`);
+  return decisions;
+}
+
+/** Users entering the scope, or seen only in part, are read whole by id and applied like a delta page. */
+async function admitUsers(run: RunContext, applier: PageApplier): Promise<void> {
+  if (!run.runState.hasUsersToRead) return;
+  const ids = run.runState.takeUsersToRead();
+  run.logger.info(`Reading ${ids.length} users by id (entering the scope, or seen only in part)`);
+  const parsed = parseUserPage(await run.source.readByIds("users", ids));
+  parsed.warnings.forEach((warning) => addWarning(run.summary, warning));
+  await applier.applyUserPage(parsed.changes, lateContext(run));
+  run.runState.endAdmission();
+}
+
+function hasWork(work: ClosureWork): boolean {
+  return work.all || work.members.size > 0 || work.groups.size > 0;
+}

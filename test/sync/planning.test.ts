@@ -1,0 +1,109 @@
+// The core's decisions on in-memory tables: scope verdicts, renames, the threshold, the closure, and the dry run's plan; milliseconds each.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { collectingSink } from "../support/testEnvironment";
+import { memorySync } from "./support/memorySync";
+
+async function activeUsers(sync: ReturnType<typeof memorySync>): Promise<string[]> {
+  return [...(await sync.store.listObjectIds("users", "deleted eq false"))].sort();
+}
+
+describe("planning on the in-memory store", () => {
+  test("scope verdicts: members of a scope group (through nesting) are in, an exclusion group wins, everyone else is not stored", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const [ann, bob, cid, dan] = ["Ann", "Bob", "Cid", "Dan"].map((name) => d.addUser(name));
+    const team = d.addGroup("Team", [bob!]);
+    d.addGroup("Staff - All", [ann!, team, cid!]);
+    d.addGroup("Suspended", [cid!]);
+    const run = await sync.engine({ scope: { includeGroupPatterns: ["Staff - *"], excludeGroupPatterns: ["Suspended"] } }).run();
+    assert.equal(run.summary.status, "succeeded", run.summary.error);
+    assert.deepEqual(await activeUsers(sync), [ann!, bob!].sort());
+    assert.equal((await sync.store.readObjects("users", [cid!, dan!])).size, 0, "left out: no row at all");
+    const exclusions = await sync.state.readExclusions([cid!, dan!]);
+    assert.equal(exclusions.get(cid!)?.reason, "member of excluded group Suspended");
+    assert.equal(exclusions.get(dan!)?.reason, "not a member of any scope group");
+  });
+
+  test("a group renamed into a scope pattern brings its members in, in the same run; renamed out, they leave through the threshold", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const users = ["Eve", "Fay", "Gus"].map((name) => d.addUser(name));
+    const group = d.addGroup("Contractors", users);
+    d.addGroup("Staff - Core", [d.addUser("Hal")]);
+    const scope = { includeGroupPatterns: ["Staff - *"] };
+    await sync.engine({ scope }).run();
+    assert.equal((await activeUsers(sync)).length, 1);
+    d.renameGroup(group, "Staff - Contractors");
+    const renamedIn = await sync.engine({ scope }).run();
+    assert.deepEqual(renamedIn.summary.scope.entered, 3);
+    assert.equal((await activeUsers(sync)).length, 4);
+    d.renameGroup(group, "Former contractors");
+    const renamedOut = await sync.engine({ scope, deletionThreshold: { count: 2, percent: 0 } }).run();
+    assert.equal(renamedOut.summary.status, "quarantined", "three leavers are past a threshold of two");
+    assert.equal(renamedOut.summary.heldDeletions?.count, 3);
+    assert.equal((await activeUsers(sync)).length, 4, "nobody left yet");
+    const applied = await sync.engine({ scope, deletionThreshold: { count: 2, percent: 0 } }).run({ allowDeletions: true });
+    assert.equal(applied.summary.status, "succeeded");
+    assert.equal((await activeUsers(sync)).length, 1);
+  });
+
+  test("the closure: nested membership is inherited, and a direct membership lost while nesting still reaches the group is not counted as inherited added", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const ivy = d.addUser("Ivy");
+    const inner = d.addGroup("Inner", [ivy]);
+    const outer = d.addGroup("Outer", [inner, ivy]);
+    await sync.engine().run();
+    const rows = async () => new Map((await sync.store.listMemberOf(ivy)).map((row) => [row.groupId, row]));
+    assert.deepEqual([(await rows()).get(outer)?.direct, (await rows()).get(outer)?.inherited], [true, true]);
+    d.removeMember(outer, ivy);
+    const run = await sync.engine().run();
+    assert.deepEqual([(await rows()).get(outer)?.direct, (await rows()).get(outer)?.inherited], [false, true], "still a member through Inner");
+    assert.deepEqual(run.summary.transitive, { added: 0, removed: 0 }, "nothing inherited changed");
+    d.removeMember(inner, ivy);
+    const left = await sync.engine().run();
+    assert.equal((await rows()).size, 0);
+    assert.equal(left.summary.transitive.removed, 1);
+  });
+
+  test("a dry run on the in-memory store plans what the real run then does, and writes nothing", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const users = ["Jo", "Kim", "Lee", "Max"].map((name) => d.addUser(name));
+    const scopeGroup = d.addGroup("Staff - Office", users.slice(0, 3));
+    const scope = { includeGroupPatterns: ["Staff - *"] };
+    await sync.engine({ scope }).run();
+    d.removeMember(scopeGroup, users[0]!);
+    d.addMember(scopeGroup, users[3]!);
+    d.softDeleteUser(users[1]!);
+    const before = await sync.store.snapshot();
+    const dry = await sync.engine({ scope }).run({ dryRun: true });
+    assert.deepEqual(await sync.store.snapshot(), before);
+    const real = await sync.engine({ scope }).run();
+    assert.deepEqual(dry.planIds.userLeftScope, [users[0]!]);
+    assert.deepEqual(dry.planIds.userEnteredScope, [users[3]!]);
+    assert.deepEqual(dry.planIds.userSoftDeleted, [users[0]!, users[1]!].sort());
+    assert.deepEqual(real.summary.users, dry.summary.users);
+    assert.deepEqual(await activeUsers(sync), [users[2]!, users[3]!].sort());
+  });
+
+  test("the change feed speaks only of memberships a consumer can see: none for a user outside the scope or a group kind not synced", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const [inside, outside] = [d.addUser("Nia"), d.addUser("Oz")];
+    const staff = d.addGroup("Staff - Ops", [inside]);
+    const other = d.addGroup("Choir", []);
+    const unified = d.addGroup("Team site", [], "microsoft365");
+    const scope = { includeGroupPatterns: ["Staff - *"], groupKinds: ["security" as const] };
+    await sync.engine({ scope }).run();
+    d.addMember(other, inside);
+    d.addMember(other, outside);
+    d.addMember(unified, inside);
+    const sink = collectingSink();
+    await sync.engine({ scope, changeSink: sink }).run();
+    const memberships = sink.events.filter((event) => event.kind.startsWith("membership")).map((event) => `${event.objectId}>${event.groupId}`);
+    assert.deepEqual(memberships, [`${inside}>${other}`], "only the in-scope user's membership of a synced group");
+    assert.ok(staff);
+  });
+});
