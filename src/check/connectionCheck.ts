@@ -11,7 +11,7 @@ import { explainNetworkFailure } from "../errors/networkFailure";
 import { syncErrorIn } from "../errors/syncError";
 import { explainStorageFailure } from "../store/storageFailure";
 import { knownSecrets, redact, silentLogger, type Logger } from "../logging/logger";
-import { comparePermissions, decodeTokenClaims, graphAppRoleIds, groupSubscriptionPermission, microsoftGraphAppId, requiredGraphPermissions, rolesOf, subscriptionRoles } from "./graphPermissions";
+import { comparePermissions, decodeTokenClaims, graphAppRoleIds, groupSubscriptionPermission, microsoftGraphAppId, requiredGraphPermissions, rolesOf, subscriptionRoles } from "../graph/graphPermissions";
 import { SubscriptionRecords } from "../service/subscriptionRecords";
 
 export type CheckOutcome = "pass" | "warn" | "fail";

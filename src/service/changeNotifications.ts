@@ -1,11 +1,11 @@
 // The webhook Graph calls: the validation handshake, and notifications verified by subscription, tenant and clientState before anything starts.
-import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Logger } from "../logging/logger";
 import { ApiError } from "./httpInput";
 import { recordNotifications } from "./notificationDebounce";
 import type { ServiceContext } from "./serviceContext";
 import type { SubscriptionRecord } from "./subscriptionRecords";
+export { SubscriptionDirectory } from "./subscriptionDirectory";
 
 /** Graph batches notifications in one POST; 1 MiB holds a thousand of them with room to spare, and refuses anything bigger. */
 export const maxNotificationBodyBytes = 1024 * 1024;
@@ -13,10 +13,6 @@ export const maxNotificationBodyBytes = 1024 * 1024;
 const maxNotificationsPerPost = 1000;
 /** Validation tokens are opaque; Graph's are a few hundred characters. */
 const maxValidationTokenLength = 4096;
-/** Subscription records are cached this long per instance; an unknown id or secret reloads them sooner. */
-const recordCacheMs = 60_000;
-/** A forged request can force at most one reload of a tenant's records per second. */
-const minReloadIntervalMs = 1_000;
 
 export type WebhookAnswer = { status: 200; text: string } | { status: 202 };
 
@@ -48,45 +44,6 @@ export interface WebhookInput {
   validationToken: string | null;
   contentType: string | null;
   body: Uint8Array;
-}
-
-/** Known subscriptions per tenant, cached per instance so a storm of notifications costs no table read each. */
-export class SubscriptionDirectory {
-  private readonly cache = new Map<string, { records: SubscriptionRecord[]; loadedAt: number }>();
-
-  constructor(private readonly load: (tenantId: string) => Promise<SubscriptionRecord[]>, private readonly clock: () => number) {}
-
-  /** The record a notification names, if its clientState matches; reloads once when the id or secret is not (yet) known here. */
-  async verify(tenantId: string, subscriptionId: string, clientState: string): Promise<SubscriptionRecord | undefined> {
-    const cached = this.cache.get(tenantId);
-    const now = this.clock();
-    const fresh = cached && now - cached.loadedAt < recordCacheMs ? cached : await this.reload(tenantId);
-    const found = match(fresh.records, subscriptionId, clientState);
-    if (found || fresh !== cached || now - fresh.loadedAt < minReloadIntervalMs) return found;
-    return match((await this.reload(tenantId)).records, subscriptionId, clientState);
-  }
-
-  forget(tenantId: string): void {
-    this.cache.delete(tenantId);
-  }
-
-  private async reload(tenantId: string): Promise<{ records: SubscriptionRecord[]; loadedAt: number }> {
-    const entry = { records: await this.load(tenantId), loadedAt: this.clock() };
-    this.cache.set(tenantId, entry);
-    return entry;
-  }
-}
-
-function match(records: readonly SubscriptionRecord[], subscriptionId: string, clientState: string): SubscriptionRecord | undefined {
-  // A record still "creating" has no id yet; Graph may notify before the creating instance stores it.
-  const record = records.find((candidate) => candidate.subscriptionId === subscriptionId) ?? records.find((candidate) => candidate.state === "creating");
-  return record && sameSecret(record.clientState, clientState) ? record : undefined;
-}
-
-function sameSecret(expected: string, given: string): boolean {
-  const a = Buffer.from(expected, "utf8");
-  const b = Buffer.from(given, "utf8");
-  return expected !== "" && a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Answers one webhook call; throws ApiError (4xx) for anything that is not a verified Graph call, before it changes anything. */

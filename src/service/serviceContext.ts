@@ -12,7 +12,7 @@ import type { RunLeases } from "./runLease";
 import type { RunQueue } from "./runQueue";
 import type { RunRequestLog } from "./runRequests";
 import type { ServiceTables } from "./serviceStorage";
-import type { SubscriptionDirectory } from "./changeNotifications";
+import type { SubscriptionDirectory } from "./subscriptionDirectory";
 import type { NotificationTaskQueue } from "./notificationTasks";
 import type { SubscriptionRecords } from "./subscriptionRecords";
 

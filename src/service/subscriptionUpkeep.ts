@@ -1,7 +1,7 @@
 // Keeps each tenant's Graph subscriptions as the settings and permissions want them: created, checked, renewed, reauthorized, re-created or removed.
 import { randomBytes } from "node:crypto";
 import { settingsForTenant } from "../config/settings";
-import { decodeTokenClaims, groupSubscriptionPermission, rolesOf, subscriptionRoles } from "../check/graphPermissions";
+import { decodeTokenClaims, groupSubscriptionPermission, rolesOf, subscriptionRoles } from "../graph/graphPermissions";
 import { GraphSubscriptions, maxSubscriptionLifetimeMinutes, SubscriptionNotFoundError, type SubscribedResource } from "../graph/graphSubscriptions";
 import type { Logger } from "../logging/logger";
 import { recordNotifications } from "./notificationDebounce";

@@ -1,10 +1,12 @@
 // Says why Table Storage could not be reached, and for the local emulator that Azurite is not running and what to set instead.
-import type { Settings } from "../config/settings";
 import { networkFailureOf } from "../errors/networkFailure";
 import { SyncError } from "../errors/syncError";
 
+/** Where the settings say the tables are (Settings["storage"]); declared here because store sits below config. */
+export type StorageLocation = { connectionString: string } | { tableServiceUri: string };
+
 /** The table endpoint the settings point at, as a URL. */
-export function tableEndpointOf(storage: Settings["storage"]): string {
+export function tableEndpointOf(storage: StorageLocation): string {
   if (!("connectionString" in storage)) return storage.tableServiceUri;
   const text = storage.connectionString;
   if (/UseDevelopmentStorage=true/i.test(text)) return "http://127.0.0.1:10002/devstoreaccount1";
@@ -20,7 +22,7 @@ function isLocal(url: string): boolean {
 }
 
 /** One line for a storage endpoint that cannot be reached; undefined for other failures. */
-export function explainStorageFailure(error: unknown, storage: Settings["storage"]): SyncError | undefined {
+export function explainStorageFailure(error: unknown, storage: StorageLocation): SyncError | undefined {
   const failure = networkFailureOf(error);
   if (!failure) return undefined;
   const endpoint = tableEndpointOf(storage);

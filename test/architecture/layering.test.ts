@@ -8,7 +8,7 @@ const srcRoot = resolve(__dirname, "../../../src");
 
 /** Lowest first; a folder may import from its own layer and the ones before it. Folders on one line share a layer. */
 const layers: string[][] = [
-  ["common"],
+  ["common", "errors"],
   ["directory", "logging", "schedule"],
   ["store"],
   ["graph"],

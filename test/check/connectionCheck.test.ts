@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { HttpRequest, InvocationContext } from "@azure/functions";
 import { connectionCheck } from "../../functions/connectionCheck";
-import { requiredGraphPermissions } from "../../src/check/graphPermissions";
+import { requiredGraphPermissions } from "../../src/graph/graphPermissions";
 import { formatCheckReport, runConnectionCheck, type CheckReport } from "../../src/check/connectionCheck";
 import { main } from "../../src/cli/main";
 import { DirectoryModel } from "../../standin/directoryModel";

@@ -1,7 +1,7 @@
 // Each credential mode, built from settings by the composition root, gets a Graph token from the stand-ins and syncs the directory exactly.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { decodeTokenClaims } from "../../src/check/graphPermissions";
+import { decodeTokenClaims } from "../../src/graph/graphPermissions";
 import { createDirectoryCredential } from "../../src/identity/credentialFactory";
 import { silentLogger } from "../../src/logging/logger";
 import { DirectoryModel } from "../../standin/directoryModel";
