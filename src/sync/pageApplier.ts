@@ -13,6 +13,7 @@ import type { Exclusion } from "../store/syncStateStore";
 import { groupDerived } from "../store/directoryEntities";
 import { groupKinds, ScopePolicy } from "../policy/scopePolicy";
 import type { ChangeCounts, SyncRunSummary } from "./syncRun";
+import { lookupOperationsBetween, lookupValuesBefore } from "../store/userLookup";
 
 /** How the page's stream is being read: a full read stamps every write with its generation. */
 export interface PageContext {
@@ -161,13 +162,15 @@ export class PageApplier {
     const dirty = new Map<string, string>();
     const page: PageChanges = { at: context.now, events: [], recordEvents: !context.initialLoad };
     const stagedBefore = this.stagedDeletions.length;
-    const { objectOps, removedForGood, cancelledHolds } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"), page);
+    const { objectOps, removedForGood, cancelledHolds, lookupOps } = await this.planObjects("users", changes, context, this.summary.users, (id) => dirty.set(id, "user"), page);
     if (context.dryRun) return await this.saveScopeDecisions(context);
     await this.state.markDirty(dirty, []);
     // People are deleted only at the end of the run, once the accidental-deletion threshold has been checked.
     await this.state.holdDeletions(this.stagedDeletions.slice(stagedBefore));
     await this.state.releaseHolds([...cancelledHolds, ...this.releasedScopeHolds.splice(0)]);
     await this.saveScopeDecisions(context);
+    // The lookup index before the rows: a replay re-plans it from the stored rows, which a crash in between left as they were.
+    await this.write(context, "userLookup", lookupOps);
     await this.write(context, "users", objectOps);
     await Promise.all(removedForGood.map((id) => this.removeMemberEverywhere(id)));
     await this.recordEvents(context, page);
@@ -183,7 +186,7 @@ export class PageApplier {
     await this.recordEvents(context, page);
   }
 
-  private async write(context: PageContext, table: "users" | "groups" | "devices" | "members" | "nesting" | "memberOf", operations: TableOperation[]): Promise<void> {
+  private async write(context: PageContext, table: "users" | "groups" | "devices" | "members" | "nesting" | "memberOf" | "userLookup", operations: TableOperation[]): Promise<void> {
     if (context.buffer) context.buffer.add(table, operations);
     else await this.store.apply(table, operations);
   }
@@ -244,7 +247,7 @@ export class PageApplier {
     counts: ChangeCounts,
     markDirty: (id: string) => void,
     page: PageChanges,
-  ): Promise<{ objectOps: TableOperation[]; removedForGood: string[]; cancelledHolds: string[] }> {
+  ): Promise<{ objectOps: TableOperation[]; removedForGood: string[]; cancelledHolds: string[]; lookupOps: TableOperation[] }> {
     const full = context.fullReadGeneration !== undefined;
     const objectType = kind === "users" ? "user" : kind === "groups" ? "group" : "device";
     const keyOf = kind === "users" ? tableKeys.user : kind === "groups" ? tableKeys.group : tableKeys.device;
@@ -255,6 +258,7 @@ export class PageApplier {
           ? flattenGroupProperties(properties as Partial<GroupProperties>)
           : flattenDeviceProperties(properties as Partial<DeviceProperties>);
     const stored: Map<string, StoredObject> = full && context.storeWasEmpty ? new Map() : await this.store.readObjects(kind, changes.map((change) => change.id));
+    const lookupBefore = kind === "users" ? lookupValuesBefore(stored) : undefined;
     const objectOps: TableOperation[] = [];
     const removedForGood: string[] = [];
     const cancelledHolds: string[] = [];
@@ -331,7 +335,8 @@ export class PageApplier {
         stored.delete(change.id);
       }
     }
-    return { objectOps, removedForGood, cancelledHolds };
+    const lookupOps = lookupBefore ? lookupOperationsBetween(this.store.tenantId, lookupBefore, stored, changes.map((change) => change.id)) : [];
+    return { objectOps, removedForGood, cancelledHolds, lookupOps };
   }
 
   /** A user deleted for good leaves no membership behind, in either direction. */

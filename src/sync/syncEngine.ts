@@ -20,6 +20,8 @@ import { forEachConcurrently } from "./concurrency";
 import type { StoredObject } from "../store/directoryEntities";
 import type { HeldDeletion } from "../store/syncStateStore";
 import { WriteBuffer } from "../store/writeBuffer";
+import { lookupValuesOf, userLookupOperations } from "../store/userLookup";
+import { upgradeStoreSchema } from "../store/storeSchemaUpgrade";
 import { PageApplier, type ChangeEvent, type ChangeSink, type PageContext, type PlanSample } from "./pageApplier";
 import { addWarning, emptyChangeCounts, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
@@ -123,6 +125,7 @@ export class SyncEngine {
     try {
       for (const warning of (await this.deps.credentialHealth?.()) ?? []) addWarning(summary, warning);
       await store.ensureTables();
+      if (!summary.dryRun) await upgradeStoreSchema(store, state, logger);
       await runLog.save(summary);
       const streams = this.streams;
       if (this.deps.syncDevices) {
@@ -554,6 +557,8 @@ export class SyncEngine {
       });
     }
     await state.markDirty(dirty, []);
+    // Index rows go before the user rows they follow, so a crash in between leaves the hold to finish the job.
+    await store.apply("userLookup", held.flatMap((deletion) => userLookupOperations(tenantId, deletion.userId, lookupValuesOf(stored.get(deletion.userId)), undefined)));
     await store.apply("users", softOps);
     // Memberships go before the user's row, so a crash in between leaves the hold to finish the job.
     await forEachConcurrently(forGood, 8, (deletion) => applier.removeMemberEverywhere(deletion.userId));

@@ -1,0 +1,98 @@
+// The user lookup index: lower-cased mail, user principal name and employee id → user ids, kept by the sync for the reader.
+import { createHash } from "node:crypto";
+import type { EntityProperties, TableOperation } from "./tableWriter";
+
+/** What a user can be looked up by; `upn` is the user principal name. */
+export type LookupKind = "mail" | "upn" | "employeeId";
+export const lookupKinds: readonly LookupKind[] = ["mail", "upn", "employeeId"];
+/** The user property each lookup reads. */
+export const lookupProperty: Record<LookupKind, "mail" | "userPrincipalName" | "employeeId"> = { mail: "mail", upn: "userPrincipalName", employeeId: "employeeId" };
+
+/** The indexed values of one active user; undefined (the whole object) for a user with no row or a deleted one. */
+export type LookupValues = Partial<Record<LookupKind, string>>;
+
+/** The lookup form of a value: lower-cased (Unicode default case mapping), nothing else changed. */
+export function normalizeLookupValue(value: string): string {
+  return value.toLowerCase();
+}
+
+/** SHA-256 of the lower-cased value (UTF-8), hex: any value, of any length or character, becomes a safe fixed-length key. */
+export function lookupDigest(value: string): string {
+  return createHash("sha256").update(normalizeLookupValue(value), "utf8").digest("hex");
+}
+
+/** Keys of the lookup table: 16 partitions per kind by the digest's first hex digit, RowKey `{digest}_{userId}`, so duplicates sit side by side. */
+export const lookupKeys = {
+  row: (tenantId: string, kind: LookupKind, digest: string, userId: string) => ({ partitionKey: `${tenantId}_${kind}_${digest.charAt(0)}`, rowKey: `${digest}_${userId}` }),
+  /** The one partition and RowKey range holding every user with this value. */
+  range: (tenantId: string, kind: LookupKind, digest: string) => ({ partitionKey: `${tenantId}_${kind}_${digest.charAt(0)}`, rowKeyFrom: `${digest}_`, rowKeyTo: `${digest}\`` }),
+} as const;
+
+/** The values a stored user is found by: none when it is deleted (soft-deleted, out of scope) or has no row. */
+export function lookupValuesOf(user: { properties: Record<string, unknown>; deleted: boolean } | undefined): LookupValues | undefined {
+  if (!user || user.deleted) return undefined;
+  const values: LookupValues = {};
+  for (const kind of lookupKinds) {
+    const value = user.properties[lookupProperty[kind]];
+    if (typeof value === "string" && value !== "") values[kind] = normalizeLookupValue(value);
+  }
+  return values;
+}
+
+/** The index writes that take one user from its `before` state to its `after` state; nothing when no indexed value changed. */
+export function userLookupOperations(tenantId: string, userId: string, before: LookupValues | undefined, after: LookupValues | undefined): TableOperation[] {
+  const operations: TableOperation[] = [];
+  for (const kind of lookupKinds) {
+    const old = before?.[kind];
+    const next = after?.[kind];
+    if (old === next) continue;
+    if (old !== undefined) operations.push({ kind: "delete", ...lookupKeys.row(tenantId, kind, lookupDigest(old), userId) });
+    if (next !== undefined) operations.push({ kind: "upsert", mode: "Replace", ...lookupKeys.row(tenantId, kind, lookupDigest(next), userId), properties: lookupRowProperties(next) });
+  }
+  return operations;
+}
+
+function lookupRowProperties(value: string): EntityProperties {
+  // The value itself, so a row can be read and checked by hand; the reader still checks the user row.
+  return { value };
+}
+
+/** An index row as the reconciliation compares it: its keys and value. */
+export interface LookupRow {
+  partitionKey: string;
+  rowKey: string;
+  value: string;
+}
+
+/** The writes that make the stored index rows exactly those the users call for: a store without an index gets one, a damaged one is repaired. */
+export function reconcileLookupRows(tenantId: string, users: Iterable<{ id: string; values: LookupValues | undefined }>, stored: Iterable<LookupRow>): TableOperation[] {
+  const wanted = new Map<string, TableOperation>();
+  for (const user of users) {
+    for (const operation of userLookupOperations(tenantId, user.id, undefined, user.values)) wanted.set(`${operation.partitionKey}|${operation.rowKey}`, operation);
+  }
+  const operations: TableOperation[] = [];
+  for (const row of stored) {
+    const key = `${row.partitionKey}|${row.rowKey}`;
+    const want = wanted.get(key);
+    if (want && want.kind === "upsert" && want.properties.value === row.value) wanted.delete(key);
+    else if (!want) operations.push({ kind: "delete", partitionKey: row.partitionKey, rowKey: row.rowKey });
+  }
+  return [...operations, ...wanted.values()];
+}
+
+/** The index writes for a page of users, from each one's state before the page to its state after it. */
+export function lookupOperationsBetween(
+  tenantId: string,
+  before: ReadonlyMap<string, LookupValues | undefined>,
+  after: ReadonlyMap<string, { properties: Record<string, unknown>; deleted: boolean }>,
+  userIds: Iterable<string>,
+): TableOperation[] {
+  const operations: TableOperation[] = [];
+  for (const id of new Set(userIds)) operations.push(...userLookupOperations(tenantId, id, before.get(id), lookupValuesOf(after.get(id))));
+  return operations;
+}
+
+/** Each user's indexed values now, to compare with after a page. */
+export function lookupValuesBefore(users: ReadonlyMap<string, { properties: Record<string, unknown>; deleted: boolean }>): Map<string, LookupValues | undefined> {
+  return new Map([...users].map(([id, user]) => [id, lookupValuesOf(user)]));
+}
