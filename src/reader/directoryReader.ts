@@ -1,5 +1,5 @@
 // Reads one tenant's synced directory from Table Storage for consuming applications: every documented query, typed, with bad input refused.
-import { odata, TableClient, type TableEntityResult } from "@azure/data-tables";
+import { odata, TableClient, type TableEntityResult, type TableServiceClientOptions } from "@azure/data-tables";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { changeRowKeyPattern, decodeCursor, encodeCursor, InvalidCursorError } from "../store/changeCursor";
 import { parseSchemaVersion, storeSchemaRowKey, storeSchemaVersion } from "../store/storeSchema";
@@ -19,6 +19,8 @@ export interface DirectoryReaderOptions {
   credential?: TokenCredential;
   /** The sync's TABLE_PREFIX setting; default "entra". */
   tablePrefix?: string;
+  /** Passed to every TableClient: retry options, extra pipeline policies (telemetry, request logging). */
+  clientOptions?: TableServiceClientOptions;
 }
 
 export interface ListUsersOptions {
@@ -80,11 +82,11 @@ export class DirectoryReader {
     let open: (name: string) => TableClient;
     if (options.connectionString !== undefined) {
       const connectionString = options.connectionString;
-      open = (name) => TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: connectionString.includes("http://") });
+      open = (name) => TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: connectionString.includes("http://"), ...options.clientOptions });
     } else if (options.tableServiceUrl !== undefined) {
       const url = options.tableServiceUrl;
       const credential = options.credential ?? new DefaultAzureCredential();
-      open = (name) => new TableClient(url, name, credential);
+      open = (name) => new TableClient(url, name, credential, options.clientOptions);
     } else {
       throw new InvalidReaderInputError("Give tableServiceUrl (https://<account>.table.core.windows.net) or connectionString");
     }
