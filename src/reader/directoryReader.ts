@@ -56,6 +56,8 @@ export interface ReadChangesOptions {
   after?: string;
   /** Without `after`: start at this time. Without either, the feed starts at its oldest change. */
   since?: Date;
+  /** Also changes of a run still in progress, which may still be joined by earlier-stamped ones; default false, so a stored cursor never skips a change. */
+  includeRunInProgress?: boolean;
 }
 
 /** Table Storage returns at most 1,000 entities per response (Query Entities). */
@@ -249,6 +251,12 @@ export class DirectoryReader {
       filter += odata` and RowKey ge ${options.since.toISOString()}`;
     }
     await this.checkSchema();
+    if (!options.includeRunInProgress) {
+      // Runs of a tenant never overlap, and a run records its changes by the time it ends: everything before the last finished run's end is final.
+      const settled = await this.lastFinishedRunEnd();
+      if (settled === undefined) return;
+      filter += odata` and RowKey lt ${settled}`;
+    }
     try {
       for await (const row of this.tables.changes.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
         const rowKey = String(row.rowKey);
@@ -276,6 +284,16 @@ export class DirectoryReader {
     // RowKeys are inverted times, so the first match is the newest.
     for await (const row of this.tables.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ["runId", "mode", "trigger", "startedAt", "endedAt"] } })) {
       return { runId: text(row.runId) ?? "", mode: row.mode === "full" ? "full" : "incremental", trigger: text(row.trigger) ?? "", startedAt: date(row.startedAt) ?? new Date(0), endedAt: date(row.endedAt) };
+    }
+    return undefined;
+  }
+
+  private async lastFinishedRunEnd(): Promise<string | undefined> {
+    const filter = odata`PartitionKey eq ${this.tenantId} and status ne ${"running"}`;
+    try {
+      for await (const row of this.tables.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ["endedAt"] } })) return date(row.endedAt)?.toISOString();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
     }
     return undefined;
   }
