@@ -5,7 +5,7 @@ import { changeRowKeyPattern, decodeCursor, encodeCursor, InvalidCursorError } f
 import { parseSchemaVersion, storeSchemaRowKey, storeSchemaVersion } from "../store/storeSchema";
 import { isObjectId, tableKeys } from "../store/tableKeys";
 import { directoryTableNames, type DirectoryTableNames } from "../store/tableNames";
-import { lookupDigest, lookupKeys, lookupProperty, normalizeLookupValue, type LookupKind } from "../store/userLookup";
+import { lookupDigest, lookupKeys, lookupProperty, normalizeLookupValue, type LookupKind } from "../store/userLookupKeys";
 import { InvalidReaderInputError, StoreSchemaError } from "./readerErrors";
 import { memberTypes, type DirectoryChange, type DirectoryGroup, type DirectoryUser, type GroupMember, type GroupMembership, type MemberType, type Page, type SyncRunInfo } from "./readerTypes";
 

@@ -4,4 +4,4 @@ export type { DirectoryReaderOptions, IsMemberOptions, ListGroupMembersOptions, 
 export { InvalidReaderInputError, ReaderError, StoreSchemaError, type ReaderErrorCode } from "./readerErrors";
 export { memberTypes } from "./readerTypes";
 export type { ChangeKind, DeletedReason, DirectoryChange, DirectoryGroup, DirectoryUser, GroupKind, GroupMember, GroupMembership, MemberType, Page, SyncRunInfo } from "./readerTypes";
-export { lookupDigest } from "../store/userLookup";
+export { lookupDigest } from "../store/userLookupKeys";
