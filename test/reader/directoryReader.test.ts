@@ -232,6 +232,28 @@ describe("reader", () => {
     assert.equal((await reader.findUsersByEmail(softDeleted!.mail!)).length, 1);
   });
 
+  test("a crash between the index writes and the user row loses nothing: the rerun leaves the index exact", async () => {
+    const user = activeUsers().find((candidate) => candidate.mail && candidate.employeeId && candidate.userType === "Member")!;
+    const [oldMail, newMail] = [user.mail!, `crash.${user.mail!}`];
+    env.model.updateUser(user.id, { mail: newMail });
+    const failing = env.compose(settings, { changeSink: changeFeed });
+    const apply = failing.store.apply.bind(failing.store);
+    failing.store.apply = async (table, operations) => {
+      if (table === "users" && operations.length > 0) throw new Error("Table Storage unavailable (test)");
+      return apply(table, operations);
+    };
+    const failed = await failing.engine.run();
+    assert.equal(failed.summary.status, "failed");
+    assert.deepEqual(await reader.findUsersByEmail(newMail), [], "the user row still says the old mail, so the new index row alone finds nobody");
+
+    await sync();
+    assert.deepEqual((await reader.findUsersByEmail(newMail)).map((found) => found.id), [user.id]);
+    assert.deepEqual(await reader.findUsersByEmail(oldMail), []);
+    const rows: string[] = [];
+    for await (const row of env.compose(settings).tables.userLookup.listEntities<{ value: string }>()) if (row.rowKey!.endsWith(user.id)) rows.push(`${row.partitionKey!.split("_")[1]} ${row.value}`);
+    assert.deepEqual(rows.sort(), [`employeeId ${user.employeeId!.toLowerCase()}`, `mail ${newMail.toLowerCase()}`, `upn ${user.userPrincipalName.toLowerCase()}`], "one row per value, none left behind");
+  });
+
   test("lookups cost one single-partition query and a point read per user found", async () => {
     const user = activeUsers().find((candidate) => candidate.mail)!;
     requests.length = 0;
