@@ -152,9 +152,11 @@ async function main(): Promise<void> {
     const run = await composition.engine.run();
     if (run.summary.status !== "succeeded") throw new Error(`sync ${run.summary.status}: ${run.summary.error}`);
     const syncMs = Date.now() - started;
+    console.log(`Synced ${opts.syncedUsers} users in ${syncMs} ms; writing ${opts.extraUsers} more directly`);
     started = Date.now();
     const { bigGroup, userIds, mails } = await populate(composition.store, opts.extraUsers, opts.bigGroupMembers);
     const populateMs = Date.now() - started;
+    console.log(`Written in ${populateMs} ms; measuring`);
     const tenantId = settings.tenantId;
     // Requests each call sends, counted on both sides the same way.
     let requests = 0;
@@ -226,6 +228,7 @@ async function main(): Promise<void> {
       const [readerRequests, rawRequests] = [await requestsOf(call.reader), await requestsOf(call.raw)];
       const rawMeasured = await measure(call.raw, opts.iterations, opts.concurrency);
       const readerMeasured = await measure(call.reader, opts.iterations, opts.concurrency);
+      console.log(`${call.name}: reader p50 ${readerMeasured.p50.toFixed(1)} ms, raw p50 ${rawMeasured.p50.toFixed(1)} ms`);
       results.push({ call: call.name, reader: readerMeasured, raw: rawMeasured, ratioP50: readerMeasured.p50 / rawMeasured.p50, readerRequests, rawRequests });
     }
     const users = opts.syncedUsers + opts.extraUsers;
