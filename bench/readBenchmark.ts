@@ -60,25 +60,38 @@ interface Measured {
   opsPerSecond: number;
 }
 
-/** Sequential calls for latency (p50 / p99), then `concurrency` at a time for throughput. */
-async function measure(call: (i: number) => Promise<unknown>, iterations: number, concurrency: number): Promise<Measured> {
-  for (let i = 0; i < 20; i++) await call(i);
-  const times: number[] = [];
-  for (let i = 0; i < iterations; i++) {
+/** The reader and its raw floor, interleaved call by call (latency) and window by window (throughput), so a busy machine weighs on both alike. */
+async function measurePair(reader: (i: number) => Promise<unknown>, raw: (i: number) => Promise<unknown>, iterations: number, concurrency: number): Promise<{ reader: Measured; raw: Measured }> {
+  for (let i = 0; i < 10; i++) await Promise.all([reader(i), raw(i)]);
+  const times = { reader: [] as number[], raw: [] as number[] };
+  const timed = async (side: "reader" | "raw", call: (i: number) => Promise<unknown>, i: number) => {
     const started = process.hrtime.bigint();
     await call(i);
-    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    times[side].push(Number(process.hrtime.bigint() - started) / 1e6);
+  };
+  for (let i = 0; i < iterations; i++) {
+    // Alternate which goes first, so neither always meets a warmer cache.
+    if (i % 2 === 0) await timed("reader", reader, i).then(() => timed("raw", raw, i));
+    else await timed("raw", raw, i).then(() => timed("reader", reader, i));
   }
-  times.sort((a, b) => a - b);
-  let next = 0;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < iterations) await call(next++);
-    }),
-  );
-  const seconds = (Date.now() - started) / 1000;
-  return { p50: times[Math.floor(times.length * 0.5)]!, p99: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!, opsPerSecond: iterations / seconds };
+  const windows = 4;
+  const elapsed = { reader: 0, raw: 0 };
+  const run = async (side: "reader" | "raw", call: (i: number) => Promise<unknown>, count: number) => {
+    let next = 0;
+    const started = Date.now();
+    await Promise.all(Array.from({ length: concurrency }, async () => { while (next < count) await call(next++); }));
+    elapsed[side] += Date.now() - started;
+  };
+  const perWindow = Math.max(1, Math.floor(iterations / windows));
+  for (let window = 0; window < windows; window++) {
+    await run("raw", raw, perWindow);
+    await run("reader", reader, perWindow);
+  }
+  const summary = (side: "reader" | "raw"): Measured => {
+    const sorted = times[side].sort((a, b) => a - b);
+    return { p50: sorted[Math.floor(sorted.length * 0.5)]!, p99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!, opsPerSecond: (perWindow * windows) / (elapsed[side] / 1000) };
+  };
+  return { reader: summary("reader"), raw: summary("raw") };
 }
 
 /** Users, a big group with three nested groups, and their Members, MemberOf, nesting and lookup rows, written straight into the store. */
@@ -226,8 +239,7 @@ async function main(): Promise<void> {
     };
     for (const call of calls) {
       const [readerRequests, rawRequests] = [await requestsOf(call.reader), await requestsOf(call.raw)];
-      const rawMeasured = await measure(call.raw, opts.iterations, opts.concurrency);
-      const readerMeasured = await measure(call.reader, opts.iterations, opts.concurrency);
+      const { reader: readerMeasured, raw: rawMeasured } = await measurePair(call.reader, call.raw, opts.iterations, opts.concurrency);
       console.log(`${call.name}: reader p50 ${readerMeasured.p50.toFixed(1)} ms, raw p50 ${rawMeasured.p50.toFixed(1)} ms`);
       results.push({ call: call.name, reader: readerMeasured, raw: rawMeasured, ratioP50: readerMeasured.p50 / rawMeasured.p50, readerRequests, rawRequests });
     }

@@ -140,7 +140,7 @@ export class DirectoryReader {
     const range = { from: `${this.tenantId}_`, to: `${this.tenantId}\`` };
     const items: DirectoryUser[] = [];
     let last: Row | undefined;
-    for await (const row of entitiesAfter(this.tables.users, range, filter, after, size)) {
+    for await (const row of entitiesAfter(this.tables.users, range, { filter }, after, size)) {
       items.push(userFrom(row));
       last = row;
       if (items.length === size) break;
@@ -218,7 +218,7 @@ export class DirectoryReader {
     const streams = groups.map((group) => {
       const range = { from: `${this.tenantId}_${group}_`, to: `${this.tenantId}_${group}\`` };
       const start = after === undefined ? undefined : tableKeys.member(this.tenantId, group, after);
-      return new Cursor(entitiesAfter(this.tables.members, range, filter, start, size)[Symbol.asyncIterator](), group === root);
+      return new Cursor(entitiesAfter(this.tables.members, range, { filter, select: ["PartitionKey", "RowKey", "memberType"] }, start, size)[Symbol.asyncIterator](), group === root);
     });
     await Promise.all(streams.map((stream) => stream.advance()));
     const items: GroupMember[] = [];
@@ -380,13 +380,13 @@ class Cursor {
 }
 
 /** Rows of a PartitionKey range in key order, strictly after `after`: first the rest of its partition, then the partitions after it. */
-async function* entitiesAfter(table: TableClient, range: { from: string; to: string }, extra: string | undefined, after: { partitionKey: string; rowKey: string } | undefined, size: number): AsyncIterable<Row> {
-  const and = extra ? ` and (${extra})` : "";
+async function* entitiesAfter(table: TableClient, range: { from: string; to: string }, query: { filter: string | undefined; select?: string[] }, after: { partitionKey: string; rowKey: string } | undefined, size: number): AsyncIterable<Row> {
+  const and = query.filter ? ` and (${query.filter})` : "";
   const filters = after
     ? [odata`PartitionKey eq ${after.partitionKey} and RowKey gt ${after.rowKey}` + and, odata`PartitionKey gt ${after.partitionKey} and PartitionKey lt ${range.to}` + and]
     : [odata`PartitionKey ge ${range.from} and PartitionKey lt ${range.to}` + and];
   for (const filter of filters) {
-    for await (const page of table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(maxPageSize, size + 1) })) {
+    for await (const page of table.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: query.select } }).byPage({ maxPageSize: Math.min(maxPageSize, size + 1) })) {
       for (const row of page) yield row;
     }
   }
