@@ -131,6 +131,9 @@ param syncRunBudgetSeconds int = 480
 @maxValue(3650)
 param runRetentionDays int = 90
 
+@description('Object (principal) ids of managed identities or service principals of applications that read the directory tables; each is granted Storage Table Data Reader on the storage account (docs/reading.md).')
+param tableReaderPrincipalIds array = []
+
 @description('Grant the managed identity User.Read.All and GroupMember.Read.All on Microsoft Graph (needs Privileged Role Administrator).')
 param grantGraphPermissions bool = false
 
@@ -266,6 +269,7 @@ module rbac 'app/rbac.bicep' = {
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     grantKeyVaultSecretsUser: usesKeyVaultCredential
+    tableReaderPrincipalIds: tableReaderPrincipalIds
   }
 }
 

@@ -15,11 +15,15 @@ param applicationInsightsName string
 @description('Whether the identity may read secrets: only the clientSecret and certificate modes keep one in Key Vault.')
 param grantKeyVaultSecretsUser bool
 
+@description('Object (principal) ids of the managed identities or service principals of applications that read the directory tables (docs/reading.md).')
+param tableReaderPrincipalIds array = []
+
 // Built-in role definition ids, from the "Azure built-in roles" reference.
 var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
@@ -68,6 +72,17 @@ resource storageTableDataContributor 'Microsoft.Authorization/roleAssignments@20
     principalType: 'ServicePrincipal'
   }
 }
+
+// Consuming applications read the directory copy and nothing else: read-only data access to tables, no keys, no writes.
+resource storageTableDataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for principalId in tableReaderPrincipalIds: {
+  name: guid(storage.id, principalId, roleIds.storageTableDataReader)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataReader)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
 
 // Vault scope because the secret does not exist until the admin adds it; the vault holds nothing else.
 resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantKeyVaultSecretsUser) {

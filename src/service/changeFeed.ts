@@ -5,6 +5,10 @@ import { odata } from "@azure/data-tables";
 import { statusOf, TableWriter, emptyStoreMetrics, type TableOperation } from "../store/tableWriter";
 import { isChangeKind } from "../sync/changeKinds";
 import type { ChangeEvent, ChangeSink } from "../directory/changeEvents";
+import { decodeCursor, encodeCursor, InvalidCursorError } from "../store/changeCursor";
+
+export { decodeCursor, encodeCursor, InvalidCursorError };
+
 
 export type { ChangeEvent };
 
@@ -12,8 +16,6 @@ export type { ChangeEvent };
 const maxDescriptionLength = 1024;
 /** Parallel transactions when a page records its events; pages are small, so a few suffice. */
 const writeConcurrency = 4;
-/** RowKey `${at}_${runId}_${digest}`: time first, so a time range is a key range and pages come in order. */
-const rowKeyPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z_\d{8}T\d{6}Z-[0-9a-f]{6}_[0-9a-f]{16}$/;
 
 export interface ChangePageQuery {
   tenantId: string;
@@ -32,10 +34,6 @@ export interface ChangePage {
   events: ChangeEvent[];
   /** Pass back as `cursor` for the next page; undefined when this page reached the end. */
   nextCursor: string | undefined;
-}
-
-export class InvalidCursorError extends Error {
-  override name = "InvalidCursorError";
 }
 
 export class ChangeFeed implements ChangeSink {
@@ -104,15 +102,4 @@ function rowKeyOf(event: ChangeEvent): string {
 function fromEntity(tenantId: string, entity: Record<string, unknown>): ChangeEvent {
   const text = (name: string) => (typeof entity[name] === "string" && entity[name] !== "" ? (entity[name] as string) : undefined);
   return { tenantId, runId: text("runId") ?? "", at: text("at") ?? "", kind: text("kind") ?? "", objectId: text("objectId") ?? "", groupId: text("groupId"), description: text("description") ?? "" };
-}
-
-export function encodeCursor(rowKey: string): string {
-  return Buffer.from(rowKey, "utf8").toString("base64url");
-}
-
-/** Cursors come from callers, so only a well-formed row key ever reaches a filter. */
-export function decodeCursor(cursor: string): string {
-  const rowKey = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!rowKeyPattern.test(rowKey)) throw new InvalidCursorError("cursor is not one this API returned; pass nextCursor from the previous page unchanged");
-  return rowKey;
 }

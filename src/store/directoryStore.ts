@@ -11,8 +11,8 @@ import { forEachConcurrently } from "../common/concurrency";
 
 export type DirectoryTables = { [K in keyof DirectoryTableNames]: TableClient };
 /** The directory's own tables, behind the storage port; the state and run tables have owners of their own. */
-export type DirectoryTableName = "users" | "groups" | "devices" | "members" | "memberOf" | "nesting";
-export const directoryTableNamesList: readonly DirectoryTableName[] = ["users", "groups", "devices", "members", "memberOf", "nesting"];
+export type DirectoryTableName = "users" | "groups" | "devices" | "members" | "memberOf" | "nesting" | "userLookup";
+export const directoryTableNamesList: readonly DirectoryTableName[] = ["users", "groups", "devices", "members", "memberOf", "nesting", "userLookup"];
 export type DirectoryTableStores = Record<DirectoryTableName, TableStore>;
 
 export interface OpenDirectoryStoreOptions {

@@ -9,6 +9,8 @@ export interface DirectoryTableNames {
   nesting: string;
   syncState: string;
   runs: string;
+  /** Lower-cased mail, user principal name and employee id → user ids (src/store/userLookup.ts). */
+  userLookup: string;
 }
 
 export function directoryTableNames(prefix: string): DirectoryTableNames {
@@ -21,5 +23,6 @@ export function directoryTableNames(prefix: string): DirectoryTableNames {
     nesting: `${prefix}GroupNesting`,
     syncState: `${prefix}SyncState`,
     runs: `${prefix}Runs`,
+    userLookup: `${prefix}UserLookup`,
   };
 }

@@ -31,6 +31,10 @@ export class WriteBuffer {
     this.operations = new Map();
     this.events = [];
     this.count = 0;
+    // The lookup index before the user rows it follows: a replay re-plans it from rows a crash left unwritten.
+    const lookup = operations.get("userLookup");
+    operations.delete("userLookup");
+    if (lookup) await store.apply("userLookup", lookup);
     await Promise.all([...operations].map(([table, list]) => store.apply(table, list)));
     if (events.length > 0) await changeSink?.record(events);
   }

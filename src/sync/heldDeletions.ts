@@ -5,6 +5,7 @@ import { softDeletedEntity } from "../store/directoryEntities";
 import type { HeldDeletion } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
+import { lookupValuesOf, userLookupOperations } from "../store/userLookup";
 import { removeMemberEverywhere } from "./objectRemoval";
 import { changeEvent, recordEvents, type RunContext } from "./runContext";
 import { addWarning } from "./syncRun";
@@ -42,6 +43,8 @@ export async function applyHeldDeletions(run: RunContext, options: ApplyHeldDele
   });
   for (const deletion of forGood) if (stored.has(deletion.userId)) noteDeletion(run, { deletion, kind: "userDeleted", events, at: now });
   await state.markDirty(new Map(soft.map((deletion) => [deletion.userId, "user"] as const)), []);
+  // Index rows go before the user rows they follow, so a crash in between leaves the hold to finish the job.
+  await store.apply("userLookup", held.flatMap((deletion) => userLookupOperations(tenantId, deletion.userId, lookupValuesOf(stored.get(deletion.userId)), undefined)));
   await store.apply("users", softOps);
   // Memberships go before the user's row, so a crash in between leaves the hold to finish the job.
   await forEachConcurrently(forGood, 8, (deletion) => removeMemberEverywhere(run, deletion.userId));

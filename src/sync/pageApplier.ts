@@ -6,6 +6,7 @@ import { contentHash, flattenDeviceProperties, flattenGroupProperties, flattenUs
 import type { DirectoryTableName, ObjectTable } from "../store/directoryStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
+import { lookupOperationsBetween, lookupValuesBefore, type LookupValues } from "../store/userLookup";
 import type { WriteBuffer } from "../store/writeBuffer";
 import { saveHoldChanges } from "./heldDeletions";
 import { removeGroupEverywhere, removeMemberEverywhere } from "./objectRemoval";
@@ -34,6 +35,8 @@ interface ObjectBatch {
   context: PageContext;
   counts: ChangeCounts;
   stored: Map<string, StoredObject>;
+  /** Users' indexed values (mail, UPN, employee id) as stored before the page, to plan the lookup index from. */
+  lookupBefore: Map<string, LookupValues | undefined>;
   ops: TableOperation[];
   removedForGood: string[];
   events: ChangeEvent[];
@@ -62,6 +65,8 @@ export class PageApplier {
     // People are deleted only at the end of the run, once the accidental-deletion threshold has been checked.
     await saveHoldChanges(this.run);
     await this.saveExclusionChanges();
+    // The lookup index before the rows: a replay re-plans it from the stored rows, which a crash in between left as they were.
+    await this.write(context, "userLookup", lookupOperationsBetween(this.run.tenantId, batch.lookupBefore, batch.stored, changes.map((change) => change.id)));
     await this.write(context, "users", batch.ops);
     await Promise.all(batch.removedForGood.map((id) => removeMemberEverywhere(this.run, id)));
     await this.recordPageEvents(context, batch.events);
@@ -139,7 +144,8 @@ export class PageApplier {
     const { kind, changes, context } = input;
     const full = context.fullReadGeneration !== undefined;
     const stored = full && context.storeWasEmpty ? new Map<string, StoredObject>() : await this.run.store.readObjects(kind, changes.map((change) => change.id));
-    const batch: ObjectBatch = { kind, objectType: objectTypeOf[kind], context, counts: input.counts, stored, ops: [], removedForGood: [], events: [], markDirty: input.markDirty };
+    const lookupBefore = kind === "users" ? lookupValuesBefore(stored) : new Map<string, LookupValues | undefined>();
+    const batch: ObjectBatch = { kind, objectType: objectTypeOf[kind], context, counts: input.counts, stored, lookupBefore, ops: [], removedForGood: [], events: [], markDirty: input.markDirty };
     for (const change of changes) {
       const previous = stored.get(change.id);
       if (kind === "users" && change.kind === "removed") {

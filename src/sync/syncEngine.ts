@@ -2,6 +2,7 @@
 import type { ChangeSink } from "../directory/changeEvents";
 import type { StreamName } from "../directory/directoryObjects";
 import { describeFailure } from "../errors/syncError";
+import { upgradeStoreSchema } from "../store/storeSchemaUpgrade";
 import type { DeltaSource } from "../graph/graphDeltaReader";
 import { emptyGraphMetrics, type GraphMetrics } from "../graph/graphMetrics";
 import type { Logger } from "../logging/logger";
@@ -146,6 +147,8 @@ export class SyncEngine {
     const dryRun = summary.dryRun;
     for (const warning of (await deps.credentialHealth?.()) ?? []) addWarning(summary, warning);
     await Promise.all([deps.store.ensureTables(), deps.state.ensureTable(), deps.runLog.ensureTable()]);
+    // An older store gets what this version's readers need (the lookup index) before anything else is written.
+    if (!dryRun) await upgradeStoreSchema(deps.store, deps.state, logger);
     await deps.runLog.save(summary);
     const state = dryRun ? deps.state.withWritesWithheld() : deps.state;
     const config: RunConfig = {

@@ -121,7 +121,8 @@ export function resourceDeclarations(root: Node): ResourceDeclaration[] {
     const existing = resource.children.some((child) => child?.type === "existing");
     const bodyNode = parts[parts.length - 1];
     const conditional = bodyNode?.type === "if_statement";
-    const body = conditional ? bodyNode!.namedChildren.find((child) => child.type === "object") : bodyNode?.type === "object" ? bodyNode : undefined;
+    // `if (...) { }` and `[for x in xs: { }]` both hold the body object as a child.
+    const body = conditional || bodyNode?.type === "for_statement" ? bodyNode!.namedChildren.find((child) => child.type === "object") : bodyNode?.type === "object" ? bodyNode : undefined;
     return [{ symbol, type, existing, conditional, body, line: resource.startPosition.row + 1 }];
   });
 }

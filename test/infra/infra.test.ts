@@ -64,6 +64,7 @@ const allowedRoleIds: Record<string, string> = {
   storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
   storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
   storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+  storageTableDataReader: "76199698-9eea-4c19-bc75-cec21354c6b6",
   keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 };
@@ -73,6 +74,8 @@ const expectedRoleAssignments = [
   "storage:storageBlobDataOwner",
   "storage:storageQueueDataContributor",
   "storage:storageTableDataContributor",
+  // Consuming applications named by tableReaderPrincipalIds, one assignment each.
+  "storage:storageTableDataReader",
   "vault:keyVaultSecretsUser",
   "appInsights:monitoringMetricsPublisher",
 ];
