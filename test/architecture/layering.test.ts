@@ -11,6 +11,7 @@ const layers: string[][] = [
   ["common", "errors"],
   ["directory", "logging", "schedule"],
   ["store"],
+  ["reader"],
   ["graph"],
   ["policy"],
   ["config"],
