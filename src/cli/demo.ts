@@ -15,7 +15,7 @@ export interface DemoOptions {
   verbose: boolean;
 }
 
-const demoClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
+export const demoClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const relaunched = relaunchTrustingStandIn();

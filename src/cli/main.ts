@@ -7,7 +7,9 @@ import { runUnderLease } from "../service/leasedRun";
 import { compose } from "../compositionRoot";
 import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
 import type { SyncProgress } from "../sync/syncEngine";
+import { runConsole } from "./consoleHost";
 import { runDemo } from "./demo";
+import { relaunchTrustingStandIn } from "../../standin/trustedRelaunch";
 import { settingsEnvironment } from "./localSettings";
 import { formatRunSummary, formatSuggestions } from "./runReport";
 import { suggestServiceAccounts } from "../policy/serviceAccounts";
@@ -28,6 +30,10 @@ Commands:
                                        suggests, it never excludes anyone
   check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads,
                                        the scope groups and Table Storage; one line per check with the fix, exit code 1 on any failure
+  console [--role admin|viewer] [--port N]
+                                       Serve the admin console and the HTTP API on this machine against the
+                                       built-in sample tenant (Azurite and the Graph stand-in), with a development
+                                       sign-in and queued runs worked in this process
   demo                                 Run a full and an incremental sync against a built-in sample tenant
                                        (starts Azurite and a local Microsoft Graph stand-in; needs no Azure account)
 
@@ -64,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       users: { type: "string" },
       groups: { type: "string" },
       tenant: { type: "string" },
+      role: { type: "string" },
+      port: { type: "string" },
     },
   });
   const command = positionals[0];
@@ -72,6 +80,13 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const logger: Logger = createLogger(values.verbose ? jsonLinesSink : () => undefined);
+  if (command === "console") {
+    const relaunched = relaunchTrustingStandIn();
+    if (relaunched !== undefined) return relaunched;
+    const role = values.role;
+    if (role !== undefined && role !== "admin" && role !== "viewer" && role !== "none") throw new SettingsError(`--role must be admin, viewer or none, not ${JSON.stringify(role)}`);
+    return await runConsole({ port: Number(values.port ?? 7071), users: Number(values.users ?? 200), groups: Number(values.groups ?? 20), role, verbose: values.verbose });
+  }
   if (command === "demo") return await runDemo({ users: Number(values.users ?? 200), groups: Number(values.groups ?? 20), verbose: values.verbose });
   if (command === "check") {
     // The check validates the settings itself, so a bad one is a failed line rather than an exception.

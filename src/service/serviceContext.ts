@@ -6,6 +6,7 @@ import type { Logger } from "../logging/logger";
 import { RunLog } from "../store/runLog";
 import { emptyStoreMetrics } from "../store/tableWriter";
 import type { ChangeSink } from "../sync/pageApplier";
+import type { SyncProgress } from "../sync/syncEngine";
 import type { ChangeFeed } from "./changeFeed";
 import type { RunLeases } from "./runLease";
 import type { RunQueue } from "./runQueue";
@@ -13,7 +14,7 @@ import type { RunRequestLog } from "./runRequests";
 import type { ServiceTables } from "./serviceStorage";
 
 /** Builds the engine for one tenant; production passes compose(), tests point it at the stand-ins. */
-export type ComposeTenant = (settings: Settings, options: { logger: Logger; changeSink: ChangeSink }) => Composition;
+export type ComposeTenant = (settings: Settings, options: { logger: Logger; changeSink: ChangeSink; onProgress?: (progress: SyncProgress) => void }) => Composition;
 
 export interface ServiceTiming {
   leaseTtlMs: number;
