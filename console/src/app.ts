@@ -14,6 +14,8 @@ const routes: Array<{ hash: string; label: string; view: View }> = [
 ];
 
 let stopView: (() => void) | void;
+/** The first view after loading leaves focus at the top of the page, so Tab starts at the skip link; later views take focus. */
+let firstView = true;
 
 async function show(context: ViewContext, main: HTMLElement, nav: HTMLElement): Promise<void> {
   stopView?.();
@@ -30,7 +32,8 @@ async function show(context: ViewContext, main: HTMLElement, nav: HTMLElement): 
   document.title = `${route.label} — entra-table-sync console`;
   stopView = await view(main, context, argument);
   // Focus moves to the new view's title, so screen-reader and keyboard users start reading where the content changed.
-  document.getElementById("view-title")?.focus();
+  if (!firstView) document.getElementById("view-title")?.focus();
+  firstView = false;
 }
 
 async function start(): Promise<void> {
