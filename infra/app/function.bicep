@@ -140,6 +140,9 @@ param syncRunBudgetSeconds int
 @description('Days run records and change events are kept.')
 param runRetentionDays int
 
+@description('Whether App Service Authentication signs console users in with the managed identity as the sign-in app\'s credential.')
+param consoleSignIn bool = false
+
 // Every app setting of the app, in one list; entries with an empty value are dropped so the code's defaults apply.
 var appSettings = filter(
   [
@@ -186,6 +189,8 @@ var appSettings = filter(
     { name: 'SYNC_LEASE_TTL_SECONDS', value: string(syncLeaseTtlSeconds) }
     { name: 'SYNC_RUN_BUDGET_SECONDS', value: string(syncRunBudgetSeconds) }
     { name: 'RUN_RETENTION_DAYS', value: string(runRetentionDays) }
+    // Read by App Service Authentication: the managed identity whose federated credential replaces the sign-in app's secret.
+    { name: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID', value: consoleSignIn ? identityClientId : '' }
   ],
   setting => !empty(setting.value)
 )
