@@ -69,6 +69,13 @@ async function start(): Promise<void> {
       else window.location.hash = hash;
     },
   };
+  // With several tenants every view but the overview needs one named, so the header offers a choice.
+  const status = await api.get<{ tenants: Array<{ tenantId: string }> }>("/status").catch(() => ({ tenants: [] }));
+  if (status.tenants.length > 1) {
+    context.tenantId = status.tenants[0]!.tenantId;
+    const picker = h("select", { id: "tenant", onchange: (event: Event) => ((context.tenantId = (event.target as HTMLSelectElement).value), void show(context, main, nav)) }, ...status.tenants.map((tenant) => h("option", { value: tenant.tenantId }, tenant.tenantId)));
+    who.prepend(h("label", { for: "tenant", class: "tenant-picker" }, "Tenant ", picker));
+  }
   window.addEventListener("hashchange", () => void show(context, main, nav));
   await show(context, main, nav);
   announce(`Signed in as ${me.name}, ${me.canAct ? "admin" : "viewer"}`);

@@ -307,11 +307,12 @@ function pager(hasPrevious: boolean, hasNext: boolean, previous: () => void, nex
 
 /** The fix for the failures a run records most often; the message itself names the specifics. */
 function fixFor(error: string): string | undefined {
-  if (/Authorization_RequestDenied|403|permission/i.test(error)) return "Grant the app the Graph application permissions in docs/permissions.md (User.Read.All, GroupMember.Read.All), with admin consent, then run the connection check.";
-  if (/AADSTS7000215|AADSTS7000222|secret/i.test(error)) return "The client secret is wrong or expired: renew it in Key Vault (see the credential panel on the overview for the command).";
-  if (/AADSTS|token/i.test(error)) return "Signing in to Microsoft Entra failed: run the connection check, which names the setting to correct.";
-  if (/Table|Storage|ECONNREFUSED|ENOTFOUND/i.test(error)) return "Table Storage could not be reached: check DirectoryStorage__tableServiceUri and the app's Storage Table Data Contributor role.";
-  if (/attempts|Abandoned|poison/i.test(error)) return "The worker stopped repeatedly: the function's log has each attempt; the next run continues from the last checkpoint.";
+  if (/Authorization_RequestDenied|Insufficient privileges|\b403\b/i.test(error)) return "Grant the app the Graph application permissions in docs/permissions.md (User.Read.All, GroupMember.Read.All), with admin consent, then run the connection check.";
+  if (/AADSTS7000215|AADSTS7000222|client secret|secret .*expired/i.test(error)) return "The client secret is wrong or expired: renew it in Key Vault (the credential panel on the overview gives the command).";
+  if (/AADSTS|CredentialUnavailable|AuthenticationRequired|invalid_client/i.test(error)) return "Signing in to Microsoft Entra failed: run the connection check, which names the setting to correct.";
+  if (/\b(429|500|502|503|504)\b|unavailable|throttl/i.test(error)) return "Microsoft Graph was unavailable or throttled through every retry. Nothing is lost: the next run (Sync now, or the schedule) continues from the last checkpoint. If it keeps failing, check the Microsoft 365 service health and the function's log.";
+  if (/TableStorage|RestError|ECONNREFUSED|ENOTFOUND/i.test(error)) return "Table Storage could not be reached: check DirectoryStorage__tableServiceUri and the app's Storage Table Data Contributor role.";
+  if (/Abandoned|poison|crashed|timed out/i.test(error)) return "The worker stopped repeatedly: the function's log has each attempt; the next run continues from the last checkpoint.";
   return undefined;
 }
 

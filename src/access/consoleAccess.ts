@@ -88,9 +88,11 @@ export function consoleEndpoint<R extends ConsoleRequest, C, A>(access: ConsoleA
 
 /** GET /api/console/me: the caller and what the console lets them do, so the page shows or hides its actions. */
 export function describeSignedIn(request: ConsoleRequest, env: Record<string, string | undefined> = process.env): HttpAnswer {
-  const decision = decideConsoleAccess(request, "view", env);
   const principal = signedInPrincipal(request, env);
-  if (!principal) return decision.allowed ? json(500, {}) : decision.answer;
+  if (!principal) {
+    const decision = decideConsoleAccess(request, "view", env);
+    return decision.allowed ? errorAnswer(401, "unauthenticated", "Sign in to use the console") : decision.answer;
+  }
   return json(200, {
     name: principal.name,
     roles: principal.roles,

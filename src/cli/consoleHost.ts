@@ -47,6 +47,8 @@ export interface ConsoleHostOptions {
   initialSync: boolean;
   /** Added to each Graph answer so a small tenant's run lasts long enough to watch. */
   graphLatencyMs: number;
+  /** Wait before a failed attempt is delivered again; default a few seconds (tests make it short). */
+  retryDelayMs?: number;
   logger: Logger;
 }
 
@@ -65,6 +67,8 @@ export interface ConsoleHost {
 
 /** Delivers run requests to the worker in this process, with the host's retry and poison behaviour. */
 class InProcessRunQueue implements RunQueue {
+  constructor(private readonly retryDelayMs: number) {}
+
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly working = new Set<Promise<void>>();
   private stopped = false;
@@ -91,7 +95,7 @@ class InProcessRunQueue implements RunQueue {
       await this.worker?.(message, dequeueCount);
     } catch {
       if (dequeueCount >= maxDequeueCount) await this.poison?.(message).catch(() => undefined);
-      else this.deliver(message, dequeueCount + 1, localRetryDelayMs);
+      else this.deliver(message, dequeueCount + 1, this.retryDelayMs);
     }
   }
 
@@ -129,7 +133,7 @@ export async function startConsoleHost(options: ConsoleHostOptions): Promise<Con
   Object.assign(process.env, env);
   const settings = loadSettings(env);
   const credential = new ClientSecretCredential(settings.tenantId, demoClient.clientId, demoClient.clientSecret, { authorityHost: standIn.url, disableInstanceDiscovery: true });
-  const queue = new InProcessRunQueue();
+  const queue = new InProcessRunQueue(options.retryDelayMs ?? localRetryDelayMs);
   const service = new SyncService(settings, { composeTenant: (tenantSettings, composeOptions) => compose(tenantSettings, { ...composeOptions, credential }), queue });
   queue.worker = async (message, dequeueCount) => void (await service.processRunMessage(message, { dequeueCount, logger: options.logger }));
   queue.poison = async (message) => void (await service.processPoisonMessage(message, { logger: options.logger }));

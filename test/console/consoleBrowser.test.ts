@@ -21,7 +21,7 @@ let page: Page;
 let profile: string;
 
 before(async () => {
-  host = await startConsoleHost({ port: 0, users: 30, groups: 6, initialSync: true, graphLatencyMs: 20, settings: { DELETION_THRESHOLD_COUNT: "3", DELETION_THRESHOLD_PERCENT: "0" }, logger: silentLogger });
+  host = await startConsoleHost({ port: 0, users: 30, groups: 6, initialSync: true, graphLatencyMs: 20, retryDelayMs: 50, settings: { DELETION_THRESHOLD_COUNT: "3", DELETION_THRESHOLD_PERCENT: "0" }, logger: silentLogger });
   await host.idle();
   mkdirSync(artefacts, { recursive: true });
   profile = mkdtempSync(path.join(tmpdir(), "console-chromium-"));
@@ -153,6 +153,23 @@ describe("the admin console in a browser", () => {
     assert.equal(last.users.softDeleted, 5, "the held soft deletions were applied");
     await page.getByRole("link", { name: "Held deletions" }).click();
     await page.locator("#no-held").waitFor();
+  });
+
+  test("a failed run's detail says why it failed and what to do", async () => {
+    host.standIn.faults.failNext(10_000, 503, 0);
+    let runId: string;
+    try {
+      runId = (await host.service.requestRun({ tenantId: host.settings.tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "test" }, silentLogger)).runId;
+      await host.idle();
+    } finally {
+      host.standIn.faults.clear();
+    }
+    await signIn("viewer", `#/runs/${runId}`);
+    const why = page.getByRole("alert").filter({ hasText: "Why it failed" });
+    await why.waitFor();
+    assert.match((await why.textContent()) ?? "", /503/);
+    assert.match((await why.textContent()) ?? "", /Fix: Microsoft Graph was unavailable/);
+    await screenshot("failed-run");
   });
 
   test("the changes view filters and pages", async () => {
