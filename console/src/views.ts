@@ -447,6 +447,12 @@ export const changes: View = async (main, context, runId) => {
   await render();
 };
 
+interface HeldDeletionList {
+  tenantId: string;
+  count: number;
+  deletions: Array<{ userId: string; name: string; reason: string; why: string; heldAt: string }>;
+}
+
 export const held: View = async (main, context) => {
   replaceChildren(main, heading("Held deletions"), h("p", {}, "Loading…"));
   let status: SyncStatus;
@@ -458,15 +464,14 @@ export const held: View = async (main, context) => {
   }
   const sections = await Promise.all(
     status.tenants.map(async (tenant) => {
-      const last = tenant.lastRun;
-      if (!last || last.status !== "quarantined") return h("section", { class: "panel" }, h("p", { id: "no-held" }, "No deletions are held: the last run was not quarantined."));
-      const run = await api.get<RunView>(`/runs/${last.runId}${query({ tenantId: tenant.tenantId })}`);
-      const heldDeletions = run.summary?.heldDeletions;
+      const list = await api.get<HeldDeletionList>(`/held${query({ tenantId: tenant.tenantId })}`);
+      if (list.count === 0) return h("section", { class: "panel" }, h("p", { id: "no-held" }, "No deletions are held."));
+      const quarantined = tenant.lastRun?.status === "quarantined" ? tenant.lastRun : null;
       const allow = async () => {
         const confirmed = await confirmAction({
-          title: `Allow ${heldDeletions?.count ?? ""} deletions?`,
+          title: `Allow ${list.count} deletions?`,
           body: [
-            h("p", {}, `Run ${last.runId} held ${heldDeletions?.count ?? 0} user deletions because they passed the accidental-deletion threshold. Allowing them queues a run that applies them: the users are marked deleted in the tables (and purged after DELETED_RETENTION_DAYS).`),
+            h("p", {}, `${list.count} user deletions passed the accidental-deletion threshold and are held. Allowing them queues a run that applies them: the users are marked deleted in the tables (and purged after DELETED_RETENTION_DAYS).`),
             h("p", {}, "Check the list first: a scope group deleted by mistake looks exactly like this."),
           ],
           confirmLabel: "Allow deletions",
@@ -479,15 +484,20 @@ export const held: View = async (main, context) => {
       return h(
         "section",
         { class: "panel banner-warn", "aria-labelledby": `held-${tenant.tenantId}` },
-        h("h2", { id: `held-${tenant.tenantId}` }, `${heldDeletions?.count ?? 0} deletions held by run `, runLink(last.runId)),
-        h("p", {}, "Who (the first of them) and why:"),
-        h("ul", { id: "held-list" }, ...(heldDeletions?.sample ?? []).map((entry) => h("li", {}, entry))),
+        h("h2", { id: `held-${tenant.tenantId}` }, `${list.count} deletions held`, quarantined ? h("span", {}, " by run ", runLink(quarantined.runId)) : null),
+        h(
+          "table",
+          { id: "held-list" },
+          h("caption", {}, "Who would be deleted, and why"),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Why"), h("th", { scope: "col" }, "Held since"))),
+          h("tbody", {}, ...list.deletions.map((deletion) => h("tr", {}, h("th", { scope: "row" }, deletion.name || deletion.userId), h("td", {}, deletion.why), h("td", {}, dateTime(deletion.heldAt))))),
+        ),
         context.me.canAct
           ? h("div", { class: "actions" }, h("button", { type: "button", class: "danger", id: "allow-deletions", onclick: allow }, "Allow deletions…"))
           : h("p", { class: "muted" }, "Allowing deletions needs the Sync.Admin role."),
       );
     }),
-  );
+  ).catch((error: unknown) => [failureNote(error)]);
   replaceChildren(main, heading("Held deletions"), ...sections);
 };
 

@@ -13,6 +13,7 @@ import { openQueue, openServiceTables, type ServiceTables } from "./serviceStora
 import { suggestServiceAccounts, type SuggestionReport } from "../policy/serviceAccounts";
 import { listRuns, readRun, readStatus, type RunListPage, type RunView, type SyncStatus } from "./syncStatus";
 import { readScopeView, type ScopeView } from "./scopeView";
+import { describeHeldDeletions, type HeldDeletionList } from "./heldDeletions";
 import { readCredentialStatus, type CredentialStatus } from "../identity/credentialStatus";
 
 /** A lease is renewed at least this often (or at a third of a shorter TTL), so one failed renewal never loses it. */
@@ -141,6 +142,13 @@ export class SyncService {
     const settings = settingsForTenant(this.context.settings, tenantId)!;
     const composition = this.context.composeTenant(settings, { logger, changeSink: this.context.changes });
     return await readScopeView(settings, composition.store);
+  }
+
+  /** The deletions the threshold holds until a run with allowDeletions: who, why and since when; reads the tables only. */
+  async listHeldDeletions(tenantId: string, logger: Logger): Promise<HeldDeletionList> {
+    const settings = settingsForTenant(this.context.settings, tenantId)!;
+    const composition = this.context.composeTenant(settings, { logger, changeSink: this.context.changes });
+    return describeHeldDeletions(tenantId, await composition.state.readHeldDeletions());
   }
 
   readStatus(tenantId?: string): Promise<SyncStatus> {

@@ -136,8 +136,9 @@ describe("the admin console in a browser", () => {
     await host.service.requestRun({ tenantId: host.settings.tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "test" }, silentLogger);
     await host.idle();
     await signIn("admin", "#/held");
-    await page.locator("#held-list li").first().waitFor();
-    assert.ok((await page.locator("#held-list li").count()) >= 3);
+    await page.locator("#held-list tbody tr").first().waitFor();
+    assert.equal(await page.locator("#held-list tbody tr").count(), 5, "every held deletion is listed");
+    assert.match((await page.locator("#held-list tbody").textContent()) ?? "", /still restorable there/, "each says why");
     await screenshot("held-deletions");
     await page.locator("#allow-deletions").click();
     const dialog = page.getByRole("dialog");

@@ -9,6 +9,8 @@ import { consoleListSyncRuns } from "../../functions/consoleListSyncRuns";
 import { consoleMe } from "../../functions/consoleMe";
 import { consolePage } from "../../functions/consolePage";
 import { consoleRequestSync } from "../../functions/consoleRequestSync";
+import { consoleGetHeldDeletions } from "../../functions/consoleGetHeldDeletions";
+import { getHeldDeletions } from "../../functions/getHeldDeletions";
 import { getScope } from "../../functions/getScope";
 import { listSyncRuns } from "../../functions/listSyncRuns";
 import { consoleAppRoles, encodeClientPrincipal } from "../../src/access/clientPrincipal";
@@ -152,6 +154,41 @@ describe("GET /api/sync/runs", () => {
     const forged = await call(listSyncRuns, { method: "GET", path: `/api/sync/runs?cursor=${Buffer.from("PartitionKey eq 'x'").toString("base64url")}` });
     assert.equal(forged.status, 400);
     assert.equal((await call(listSyncRuns, { method: "GET", path: "/api/sync/runs?limit=0" })).status, 400);
+  });
+});
+
+describe("GET /api/sync/held", () => {
+  test("lists every held deletion with who and why until a run with allowDeletions applies them", async () => {
+    const model = DirectoryModel.generate({ seed: 43, users: 20, groups: 4 });
+    const local = await startEnvironment({ model });
+    try {
+      process.env.WEBSITE_AUTH_ENABLED = "True";
+      const settings = local.settings({ DELETION_THRESHOLD_COUNT: "2", DELETION_THRESHOLD_PERCENT: "0" });
+      const service = installService(local, settings);
+      const run = async (allowDeletions: boolean) => {
+        await service.requestRun({ tenantId: settings.tenantId, mode: "incremental", dryRun: false, allowDeletions, trigger: "manual", requestedBy: "test" }, silentLogger);
+        await drainWorker(requestQueue(local));
+      };
+      await run(false);
+      const leavers = [...model.users.values()].filter((user) => !user.deleted && user.userType === "Member").slice(0, 3);
+      model.softDeleteUser(leavers[0]!.id);
+      model.softDeleteUser(leavers[1]!.id);
+      model.hardDeleteUser(leavers[2]!.id);
+      await run(false);
+      const held = await call(getHeldDeletions, { method: "GET", path: "/api/sync/held" });
+      assert.equal(held.status, 200);
+      assert.equal(held.jsonBody.count, 3);
+      const reasons = Object.fromEntries(held.jsonBody.deletions.map((deletion: { userId: string; reason: string }) => [deletion.userId, deletion.reason]));
+      assert.deepEqual(reasons, { [leavers[0]!.id]: "softDeletedInEntra", [leavers[1]!.id]: "softDeletedInEntra", [leavers[2]!.id]: "deletedInEntra" });
+      assert.ok(held.jsonBody.deletions.every((deletion: { name: string; why: string }) => deletion.name !== "" && deletion.why.length > 10));
+      const viewed = await call(consoleGetHeldDeletions, { method: "GET", path: "/api/console/held", principal: viewer });
+      assert.deepEqual(viewed.jsonBody, held.jsonBody);
+      await run(true);
+      assert.equal((await call(getHeldDeletions, { method: "GET", path: "/api/sync/held" })).jsonBody.count, 0);
+    } finally {
+      useSyncService(undefined);
+      await local.stop();
+    }
   });
 });
 
