@@ -21,8 +21,9 @@ param resourceGroupName string = ''
 @description('Tenant whose directory is copied; defaults to the tenant this deployment runs in.')
 param entraTenantId string = tenant().tenantId
 
-@description('Further tenants to sync, as the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
-param syncTenants string = ''
+// JSON-valued settings are array and object parameters: azd parses their value as JSON instead of pasting it into the file's text.
+@description('Further tenants to sync, the JSON array SYNC_TENANTS takes; empty syncs only entraTenantId.')
+param syncTenants array = []
 
 @description('A run deleting more users than this holds the deletions until a run with allowDeletions (0: no count limit).')
 @minValue(0)
@@ -65,8 +66,8 @@ param userExcludePatterns string = ''
 @description('Whether devices are synced (true needs Device.Read.All).')
 param syncDevices string = 'false'
 
-@description('Group id to role names, as the JSON object ROLE_MAPPING takes; empty stores no roles.')
-param roleMapping string = ''
+@description('Group id to role names, the JSON object ROLE_MAPPING takes; empty stores no roles.')
+param roleMapping object = {}
 
 @description('How the app signs in to Microsoft Graph; see docs/deploy.md for choosing one.')
 @allowed([
@@ -130,12 +131,12 @@ param runRetentionDays int = 90
 @description('Grant the managed identity User.Read.All and GroupMember.Read.All on Microsoft Graph (needs Privileged Role Administrator).')
 param grantGraphPermissions bool = false
 
-@description('Node.js version of the Functions runtime.')
+@description('Node.js version of the Functions runtime; 20 is past its end of life and kept only for apps pinned to it.')
 @allowed([
   '20'
   '22'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Most instances the function app may scale out to.')
 @minValue(40)
@@ -174,9 +175,11 @@ var keyVaultCredentialModes = [
   'clientSecret'
   'certificate'
 ]
+// The app reads both as JSON text; empty leaves the setting out so the code's default applies.
+var syncTenantsSetting = empty(syncTenants) ? '' : string(syncTenants)
+var roleMappingSetting = empty(roleMapping) ? '' : string(roleMapping)
 // A further tenant without its own credentialMode inherits the top-level one, as the settings loader does.
-var furtherTenants = empty(syncTenants) ? [] : json(syncTenants)
-var usesKeyVaultCredential = contains(keyVaultCredentialModes, entraCredentialMode) || length(filter(furtherTenants, furtherTenant => contains(keyVaultCredentialModes, furtherTenant.?credentialMode ?? entraCredentialMode))) > 0
+var usesKeyVaultCredential = contains(keyVaultCredentialModes, entraCredentialMode) || length(filter(syncTenants, furtherTenant => contains(keyVaultCredentialModes, furtherTenant.?credentialMode ?? entraCredentialMode))) > 0
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
@@ -244,6 +247,10 @@ module rbac 'app/rbac.bicep' = {
 module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermissions && entraCredentialMode == 'managedIdentity') {
   name: 'graph-permissions'
   scope: rg
+  // After the function app, so Entra ID has replicated the new identity's service principal; granting right after creating it can fail.
+  dependsOn: [
+    functionApp
+  ]
   params: {
     principalId: identity.outputs.principalId
     syncDevices: toLower(syncDevices) == 'true'
@@ -272,13 +279,13 @@ module functionApp 'app/function.bicep' = {
     tableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
-    // azd passes an empty string when ENTRA_TENANT_ID is unset, which would override the default.
+    // An ENTRA_TENANT_ID set to an empty string would otherwise override the default.
     entraTenantId: empty(entraTenantId) ? tenant().tenantId : entraTenantId
     entraCredentialMode: entraCredentialMode
     // Also the default client id of further tenants, so it is passed even in managedIdentity mode.
     entraClientId: entraClientId
-    syncTenants: syncTenants
-    roleMapping: roleMapping
+    syncTenants: syncTenantsSetting
+    roleMapping: roleMappingSetting
     syncDevices: syncDevices
     scopeGroups: scopeGroups
     scopeGroupNamePatterns: scopeGroupNamePatterns

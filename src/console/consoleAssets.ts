@@ -8,7 +8,7 @@ const packageRoot = path.resolve(__dirname, "../../..");
 
 /** Every asset the page loads; nothing else under the route is served, so no path from the URL reaches the file system. */
 const assets: Record<string, { file: string; type: string }> = {
-  "console.css": { file: "console/console.css", type: "text/css; charset=utf-8" },
+  "console.css": { file: "console/static/console.css", type: "text/css; charset=utf-8" },
   "app.js": { file: "dist/console/app.js", type: "text/javascript; charset=utf-8" },
   "api.js": { file: "dist/console/api.js", type: "text/javascript; charset=utf-8" },
   "views.js": { file: "dist/console/views.js", type: "text/javascript; charset=utf-8" },
@@ -51,7 +51,7 @@ async function load(file: string): Promise<Buffer> {
 
 /** The console page; it holds no data, which the page reads from the console API once signed in. */
 export async function consolePageAnswer(): Promise<HttpAnswer> {
-  return { status: 200, body: await load("console/index.html"), headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...securityHeaders } };
+  return { status: 200, body: await load("console/static/index.html"), headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...securityHeaders } };
 }
 
 /** One named asset, or 404 for any other name. */

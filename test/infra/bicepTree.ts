@@ -1,4 +1,6 @@
 // Parses Bicep with tree-sitter-bicep's WASM grammar and reads the few shapes the infra checks look at.
+import fs from "node:fs";
+import path from "node:path";
 import { Language, Parser, type Node } from "web-tree-sitter";
 
 /** A place where the grammar could not parse the text, 1-based like an editor shows it. */
@@ -142,4 +144,13 @@ export function parameterDeclarations(root: Node): { name: string; hasDefault: b
       const parts = meaningfulChildren(declaration);
       return { name: parts[0]?.text ?? "", hasDefault: parts.length >= 3 };
     });
+}
+
+/** Every .bicep file under a folder, at any depth. */
+export function listBicepFiles(directory: string): string[] {
+  return fs.readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
+    const fullPath = path.join(directory, entry.name);
+    if (entry.isDirectory()) return listBicepFiles(fullPath);
+    return entry.name.endsWith(".bicep") ? [fullPath] : [];
+  });
 }

@@ -8,6 +8,7 @@ import { consoleAppRoles } from "../../src/access/clientPrincipal";
 import { loadSettings, settingNames } from "../../src/config/settings";
 import {
   findSyntaxErrors,
+  listBicepFiles,
   meaningfulChildren,
   objectProperties,
   parameterDeclarations,
@@ -90,14 +91,6 @@ interface BicepFile {
   relativePath: string;
   source: string;
   root: Node;
-}
-
-function listBicepFiles(directory: string): string[] {
-  return fs.readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
-    const fullPath = path.join(directory, entry.name);
-    if (entry.isDirectory()) return listBicepFiles(fullPath);
-    return entry.name.endsWith(".bicep") ? [fullPath] : [];
-  });
 }
 
 function readText(relativePath: string): string {
@@ -422,12 +415,6 @@ describe("azd wiring", () => {
     assert.deepEqual(required, [], `required parameters main.parameters.json leaves out: ${required.map((parameter) => parameter.name).join(", ")}`);
     assert.equal(parameters["environmentName"]?.value, "${AZURE_ENV_NAME}");
     assert.equal(parameters["location"]?.value, "${AZURE_LOCATION}");
-  });
-
-  test(".funcignore leaves sources, tests and stand-ins out of the package but keeps the compiled app", () => {
-    const ignored = readText(".funcignore").split("\n").filter((line) => line !== "" && !line.startsWith("#"));
-    for (const path of ["/test", "/standin", "/bench", "/dist/test", "/dist/standin", "/infra", "/local.settings.json"]) assert.ok(ignored.includes(path), path);
-    for (const kept of ["/dist", "/dist/src", "/dist/functions", "/host.json", "/package.json", "/node_modules"]) assert.ok(!ignored.includes(kept), kept);
   });
 
   test("azure.yaml deploys the service the function app is tagged with", () => {
