@@ -89,6 +89,9 @@ param keyVaultSecretName string = 'entra-sync-client-secret'
 @maxValue(365)
 param secretExpiryWarningDays int = 30
 
+@description('Where Azure Monitor mails alerts (a run failed or was quarantined, a Key Vault secret expiring, no successful sync in 26 hours); empty deploys no alerts.')
+param alertEmailAddress string = ''
+
 @description('Microsoft cloud the directory lives in.')
 @allowed([
   'public'
@@ -114,9 +117,9 @@ param graphMaxRetries int = 6
 param syncWriteConcurrency int = 8
 
 @description('Seconds a sync run\'s lease lasts without renewal; a crashed run is taken over after it.')
-@minValue(60)
+@minValue(1)
 @maxValue(86400)
-param syncLeaseTtlSeconds int = 600
+param syncLeaseTtlSeconds int = 60
 
 @description('Seconds one worker invocation runs before handing the rest to a continuation (below the function timeout).')
 @minValue(60)
@@ -228,6 +231,20 @@ module monitoring 'app/monitoring.bicep' = {
     applicationInsightsName: 'appi-${resourceToken}'
     location: location
     tags: tags
+  }
+}
+
+// Only with an address to mail: a rule nobody hears about is noise in the portal.
+module alerts 'app/alerts.bicep' = if (!empty(alertEmailAddress)) {
+  name: 'alerts'
+  scope: rg
+  params: {
+    namePrefix: 'entra-sync-${resourceToken}'
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmailAddress: alertEmailAddress
+    secretExpiryWarningDays: secretExpiryWarningDays
   }
 }
 

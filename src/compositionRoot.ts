@@ -5,6 +5,10 @@ import { AuthenticationHandler, Client, HTTPMessageHandler } from "@microsoft/mi
 import { GraphDeltaReader } from "./graph/graphDeltaReader";
 import { emptyGraphMetrics, type GraphMetrics } from "./graph/graphMetrics";
 import { createDirectoryCredential } from "./identity/credentialFactory";
+import { TenantGuardedCredential, type TokenSource } from "./identity/tenantGuard";
+import { FailureCapturingHandler } from "./graph/requestFailure";
+import { GraphRequestError } from "./graph/graphErrors";
+import { syncErrorIn } from "./errors/syncError";
 import type { Logger } from "./logging/logger";
 import type { Settings } from "./config/settings";
 import { DirectoryStore, type DirectoryTables } from "./store/directoryStore";
@@ -18,8 +22,12 @@ import { SyncEngine, type SyncProgress } from "./sync/syncEngine";
 
 export interface CompositionOptions {
   logger: Logger;
-  /** Replaces the credential the settings describe (tests, demo). */
+  /** Replaces the credential the settings describe (tests, demo, the CLI's --sign-in). */
   credential?: TokenCredential;
+  /** How the replacing credential signs in, for the advice when its token is for another tenant; default the settings' mode. */
+  credentialSource?: TokenSource;
+  /** Gives up on an unreachable Graph endpoint after about this long (the CLI); default the retry count alone bounds it. */
+  unreachableGiveUpMs?: number;
   onProgress?: (progress: SyncProgress) => void;
   /** Replaces waiting on Retry-After (tests). */
   sleep?: (ms: number) => Promise<void>;
@@ -65,7 +73,7 @@ export function createGraphClient(credential: TokenCredential, graphEndpoint: st
   };
   // Retries are ours (GraphDeltaReader), so the SDK's own RetryHandler is left out of the chain.
   return Client.initWithMiddleware({
-    middleware: [new AuthenticationHandler(authProvider), new HTTPMessageHandler()],
+    middleware: [new FailureCapturingHandler(), new AuthenticationHandler(authProvider), new HTTPMessageHandler()],
     baseUrl: graphEndpoint,
     customHosts: new Set([new URL(graphEndpoint).hostname]),
   });
@@ -73,15 +81,33 @@ export function createGraphClient(credential: TokenCredential, graphEndpoint: st
 
 export function compose(settings: Settings, options: CompositionOptions): Composition {
   const directoryCredential = options.credential ? undefined : createDirectoryCredential(settings, { logger: options.logger });
-  const credential = options.credential ?? directoryCredential!;
+  // Every Graph token passes the tenant guard, whichever credential made it.
+  const credential = new TenantGuardedCredential(options.credential ?? directoryCredential!, { tenantId: settings.tenantId, source: options.credentialSource ?? settings.credentialMode });
   const graphClient = createGraphClient(credential, settings.graphEndpoint);
   const graphMetrics = emptyGraphMetrics();
-  const source = new GraphDeltaReader(graphClient, settings.graphEndpoint, graphMetrics, { maxRetries: settings.graphMaxRetries, sleep: options.sleep });
+  const source = new GraphDeltaReader(graphClient, settings.graphEndpoint, graphMetrics, {
+    maxRetries: settings.graphMaxRetries,
+    sleep: options.sleep,
+    unreachableGiveUpMs: options.unreachableGiveUpMs,
+    onUnreachable: (message) => options.logger.warn(message, { tenantId: settings.tenantId }),
+  });
+  // Before anything is read: the credential's health (secret expiry) and a Graph token of the right tenant.
+  const credentialHealth = async (): Promise<string[]> => {
+    const warnings = directoryCredential ? await directoryCredential.health() : [];
+    try {
+      await credential.verify(settings.graphEndpoint);
+    } catch (error) {
+      if (syncErrorIn(error)) throw error;
+      // Worded as the Graph reader words a token failure, so both paths read the same in run records.
+      throw new GraphRequestError(`Could not get a Microsoft Graph token for ${settings.graphEndpoint}: ${(error as Error).message}`, undefined, (error as Error).name);
+    }
+    return warnings;
+  };
   const tables = createTables(settings);
   const store = new DirectoryStore(tables, settings.tenantId, emptyStoreMetrics(), settings.writeConcurrency);
   const stateMetrics = emptyStoreMetrics();
   const state = new SyncStateStore(tables.syncState, settings.tenantId, stateMetrics);
   const runLog = new RunLog(tables.runs, settings.tenantId, stateMetrics);
-  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth: directoryCredential && (() => directoryCredential.health()) });
+  const engine = new SyncEngine({ tenantId: settings.tenantId, source, store, state, runLog, logger: options.logger, graphMetrics, onProgress: options.onProgress, changeSink: options.changeSink, roleMapping: settings.roleMapping, scope: new ScopePolicy(settings.scope), syncDevices: settings.syncDevices, deletedRetentionDays: settings.deletedRetentionDays, deletionThreshold: settings.deletionThreshold, clock: options.clock, writeBufferOperations: options.writeBufferOperations, credentialHealth });
   return { settings, engine, store, state, runLog, graphClient, graphMetrics, tables };
 }

@@ -1,6 +1,6 @@
 // Starts Azurite, Microsoft's Table/Queue/Blob emulator, as a child process on free ports for tests, demo and benchmark.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,16 +50,20 @@ export interface StartAzuriteOptions {
   inMemory?: boolean;
   /** V8 old-space limit for Azurite, in MB: in memory, millions of entities can outgrow Node's default heap. */
   maxOldSpaceMb?: number;
+  /** Keeps the data in this folder (persistent, not removed on stop) instead of memory or a temporary folder. */
+  location?: string;
 }
 
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<AzuriteInstance> {
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
-  const location = mkdtempSync(join(tmpdir(), "azurite-"));
+  const kept = options.location;
+  if (kept) mkdirSync(kept, { recursive: true });
+  const location = kept ?? mkdtempSync(join(tmpdir(), "azurite-"));
   const script = require.resolve("azurite/dist/src/azurite.js");
   const args = [...(options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : []), script, "--silent", "--skipApiVersionCheck", "--disableTelemetry"];
   args.push("--blobPort", String(blobPort), "--queuePort", String(queuePort), "--tablePort", String(tablePort));
   // Azurite refuses --location together with in-memory persistence; the working directory keeps any stray file out of the repo.
-  args.push(...(options.inMemory !== false ? ["--inMemoryPersistence"] : ["--location", location]));
+  args.push(...(options.inMemory !== false && !kept ? ["--inMemoryPersistence"] : ["--location", location]));
   const child = spawn(process.execPath, args, { cwd: location, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -83,7 +87,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
         child.kill();
         await exited;
       }
-      rmSync(location, { recursive: true, force: true });
+      if (!kept) rmSync(location, { recursive: true, force: true });
     },
   };
 }

@@ -263,6 +263,11 @@ export class GraphStandIn {
     this.issuer.updateClient(clientId, changes);
   }
 
+  /** Serves another tenant too: registered apps count as consented there, and their tokens carry its tid. */
+  addTenant(tenantId: string): void {
+    this.issuer.addTenant(tenantId);
+  }
+
   /** Signs a token as this Entra stand-in does, for identities that get tokens elsewhere (the managed identity stand-in). */
   issueAccessToken(subject: TokenSubject, audience: string, version: "1.0" | "2.0" = "1.0"): string {
     return this.issuer.issueFor(subject, audience, version);
@@ -324,7 +329,12 @@ export class GraphStandIn {
     if (isGraphPath(path)) return this.graphRequest(request, method, url, ids, resourceUnits);
 
     const discovery = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);
-    if (discovery && method === "GET") return this.entraJson(ids, 200, this.issuer.openIdConfiguration(decodeURIComponent(discovery[1] as string)));
+    if (discovery && method === "GET") {
+      const tenant = decodeURIComponent(discovery[1] as string);
+      // Entra answers discovery for an unknown tenant with the same error body as its token endpoint (MSAL reports endpoints_resolution_error).
+      const problem = tenant === "common" || tenant === "organizations" ? undefined : this.issuer.tenantProblem(tenant);
+      return problem ? this.entraJson(ids, problem.status, problem.body) : this.entraJson(ids, 200, this.issuer.openIdConfiguration(tenant));
+    }
     const keys = /^\/([^/]+)\/discovery\/v2\.0\/keys$/.exec(path);
     if (keys && method === "GET") return this.entraJson(ids, 200, this.issuer.jwks());
     const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
@@ -804,7 +814,10 @@ export function resourceUnitCost(method: string, path: string, params: URLSearch
 
 function requireRole(claims: AccessTokenClaims, accepted: readonly string[]): void {
   const roles = Array.isArray(claims.roles) ? claims.roles : [];
-  if (!roles.some((role) => accepted.includes(role))) {
+  // A delegated token (a signed-in admin) carries scopes in scp; Directory.AccessAsUser.All lets the user read what the user may (permissions-reference).
+  const scopes = typeof claims.scp === "string" ? claims.scp.split(" ") : [];
+  const delegated = scopes.includes("Directory.AccessAsUser.All") || scopes.some((scope) => accepted.includes(scope));
+  if (!delegated && !roles.some((role) => accepted.includes(role))) {
     throw new GraphRequestError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
   }
 }

@@ -17,6 +17,8 @@ export interface KeyVaultStandInOptions {
   readers?: string[];
   /** Default 0: a free port on 127.0.0.1. */
   port?: number;
+  /** about-secrets says an expired secret's value is not handed out (403 Forbidden, inner SecretExpired); vaults have been seen serving it. Default "served". */
+  expiredSecrets?: "served" | "refused";
 }
 
 export interface SecretWriteOptions {
@@ -70,6 +72,7 @@ export class KeyVaultStandIn {
     private readonly server: https.Server,
     private readonly entra: GraphStandIn,
     readers: string[] | undefined,
+    private readonly refuseExpired: boolean,
   ) {
     this.url = url;
     this.readers = readers ? new Set(readers.map((id) => id.toLowerCase())) : undefined;
@@ -87,7 +90,7 @@ export class KeyVaultStandIn {
       server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
-    vault = new KeyVaultStandIn(`https://127.0.0.1:${port}`, server, options.entra, options.readers);
+    vault = new KeyVaultStandIn(`https://127.0.0.1:${port}`, server, options.entra, options.readers, options.expiredSecrets === "refused");
     return vault;
   }
 
@@ -235,6 +238,9 @@ export class KeyVaultStandIn {
     }
     if (!secret.enabled) {
       return { status: 403, headers: {}, body: vaultError("Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled"), caller, known: true };
+    }
+    if (this.refuseExpired && secret.expiresOn && secret.expiresOn.getTime() <= Date.now()) {
+      return { status: 403, headers: {}, body: vaultError("Forbidden", "Operation get is not allowed on a expired secret.", "SecretExpired"), caller, known: true };
     }
     return { status: 200, headers: {}, body: this.bundle(name, secret), caller, known: true };
   }

@@ -15,6 +15,8 @@ export interface RegisteredClient {
   clientSecret?: string;
   /** Further secrets valid at the same time, as an app holds during a rotation. */
   clientSecrets?: string[];
+  /** Secrets the app once had whose end date has passed: Entra answers AADSTS7000222, not 7000215. */
+  expiredSecrets?: string[];
   roles?: string[];
   /** PEM certificates (public part) whose private keys may sign client assertions (x5t / x5t#S256). */
   certificates?: string[];
@@ -29,6 +31,8 @@ export interface TokenSubject {
   tenantId: string;
   roles?: string[];
   displayName?: string;
+  /** Delegated scopes and the user's name: makes it a user's token (as `az account get-access-token` returns) instead of an app's. */
+  delegated?: { scp: string; upn: string };
 }
 
 export interface ClientAssertionRecord {
@@ -47,6 +51,8 @@ export interface AccessTokenClaims {
   oid: string;
   sub: string;
   roles: string[];
+  /** Delegated scopes, space-separated, in a token issued to a signed-in user. */
+  scp?: string;
   iat: number;
   nbf: number;
   exp: number;
@@ -99,6 +105,8 @@ export class TokenIssuer {
   readonly clientAssertions: ClientAssertionRecord[] = [];
   /** App registrations by lower-cased client id; tests change them at run time (rotate a secret, add a certificate). */
   private readonly clients = new Map<string, RegisteredClient>();
+  /** Other tenants where every registered app is consented (a multi-tenant app): tokens for them carry their tid. */
+  private readonly otherTenants = new Set<string>();
 
   constructor(
     private readonly baseUrl: string,
@@ -119,6 +127,22 @@ export class TokenIssuer {
     const current = this.clients.get(clientId.toLowerCase());
     if (!current) throw new Error(`updateClient: no client ${clientId} is registered`);
     this.clients.set(clientId.toLowerCase(), { ...current, ...structuredClone(changes) });
+  }
+
+  /** Makes the token endpoint and discovery answer for another tenant too, issuing tokens whose tid is that tenant. */
+  addTenant(tenantId: string): void {
+    this.otherTenants.add(tenantId.toLowerCase());
+  }
+
+  /** Whether discovery and the token endpoint serve this tenant; else the Entra error a real authority gives for it. */
+  tenantProblem(tenant: string): TokenEndpointResponse | undefined {
+    const lower = tenant.toLowerCase();
+    if (lower === this.tenantId || this.otherTenants.has(lower)) return undefined;
+    // A GUID or a domain name is a well-formed tenant that does not exist; anything else is not a tenant identifier at all.
+    if (!/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(tenant) && !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(tenant)) {
+      return this.error(400, "invalid_request", 900023, `Specified tenant identifier '${tenant}' is neither a valid DNS name, nor a valid external domain.`);
+    }
+    return this.error(400, "invalid_tenant", 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
   }
 
   removeClient(clientId: string): void {
@@ -167,9 +191,9 @@ export class TokenIssuer {
 
   /** POST /{tenant}/oauth2/v2.0/token with a form body (and optionally HTTP Basic client authentication). */
   tokenRequest(tenant: string, form: URLSearchParams, authorization: string | undefined): TokenEndpointResponse {
-    if (tenant !== this.tenantId) {
-      return this.error(400, "invalid_request", 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
-    }
+    const tenantProblem = this.tenantProblem(tenant);
+    if (tenantProblem) return tenantProblem;
+    const issuingTenant = tenant.toLowerCase();
     let clientId = form.get("client_id") ?? undefined;
     let clientSecret = form.get("client_secret") ?? undefined;
     if (authorization?.startsWith("Basic ")) {
@@ -214,6 +238,13 @@ export class TokenIssuer {
       if (rejected) return rejected;
     } else if (clientSecret === undefined) {
       return this.error(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    } else if ((client.expiredSecrets ?? []).includes(clientSecret)) {
+      return this.error(
+        401,
+        "invalid_client",
+        7000222,
+        `The provided client secret keys for app '${client.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+      );
     } else if (!acceptedSecrets(client).includes(clientSecret)) {
       return this.error(
         401,
@@ -228,16 +259,16 @@ export class TokenIssuer {
         token_type: "Bearer",
         expires_in: this.lifetimeSeconds,
         ext_expires_in: this.lifetimeSeconds,
-        access_token: this.issue(client, audience),
+        access_token: this.issue(client, audience, undefined, issuingTenant),
       },
     };
   }
 
   /** A v1.0-shaped Graph access token (as Entra issues for client credentials), HMAC-SHA256 signed. */
-  issue(client: RegisteredClient, audience: string = graphAudiences[0] as string, now: number = Math.floor(Date.now() / 1000)): string {
+  issue(client: RegisteredClient, audience: string = graphAudiences[0] as string, now: number = Math.floor(Date.now() / 1000), tenantId: string = this.tenantId): string {
     // App roles of Graph belong in Graph tokens only; a Key Vault token carries none.
     const roles = this.graphAudienceList().includes(audience) ? client.roles : [];
-    return this.issueFor({ appId: client.clientId, objectId: client.clientId, tenantId: this.tenantId, roles }, audience, "1.0", now);
+    return this.issueFor({ appId: client.clientId, objectId: client.clientId, tenantId, roles }, audience, "1.0", now);
   }
 
   /** A token for any subject: v1.0 as Graph and Key Vault receive, or v2.0 as a managed identity's api://AzureADTokenExchange token (sub = object id). */
@@ -256,7 +287,7 @@ export class TokenIssuer {
             azp: subject.appId,
             appidacr: "1",
             idp: `https://sts.windows.net/${subject.tenantId}/`,
-            roles: [...(subject.roles ?? [])],
+            ...(subject.delegated ? { scp: subject.delegated.scp, upn: subject.delegated.upn, name: subject.delegated.upn, idtyp: "user" } : { roles: [...(subject.roles ?? [])] }),
             ver: "1.0",
           };
     const signingInput = `${base64UrlJson(header)}.${base64UrlJson(payload)}`;

@@ -5,7 +5,11 @@ import { loadSettings, settingsForTenant, SettingsError, type Settings } from ".
 import { createTables } from "../compositionRoot";
 import { createDirectoryCredential, type DirectoryCredential } from "../identity/credentialFactory";
 import { describeSecret, expiredMessage, expiringMessage, explainVaultError, judgeExpiry, vaultNameOf } from "../identity/keyVaultSecret";
-import { tokenExchangeAudiences } from "../identity/platformCredential";
+import { tenantMismatchError, tokenTenantOf, type TokenSource } from "../identity/tenantGuard";
+import { defaultSignIn, runsInAzure, workstationCredential, type SignInChoice } from "../identity/workstationSignIn";
+import { explainNetworkFailure } from "../errors/networkFailure";
+import { syncErrorIn } from "../errors/syncError";
+import { explainStorageFailure } from "../store/storageFailure";
 import { knownSecrets, redact, silentLogger, type Logger } from "../logging/logger";
 import { comparePermissions, decodeTokenClaims, graphAppRoleIds, microsoftGraphAppId, requiredGraphPermissions, rolesOf } from "./graphPermissions";
 
@@ -36,6 +40,10 @@ export interface ConnectionCheckOptions {
   credential?: TokenCredential;
   /** What reads Key Vault; default the platform identity. */
   vaultCredential?: TokenCredential;
+  /** Who reads Graph: the deployed mode (app) or the admin (cli, device); default app in Azure, cli on a workstation when the mode needs the managed identity. */
+  signIn?: SignInChoice;
+  /** Where the device-code prompt goes. */
+  prompt?: (message: string) => void;
 }
 
 /** Runs every check against the settings in env; never throws, and no secret or token appears in the report. */
@@ -92,6 +100,8 @@ async function checkStorage(settings: Settings): Promise<CheckResult> {
     const rows = page.done ? 0 : page.value.length;
     return { check: "storage", outcome: "pass", message: `Table Storage: created or found table ${table.tableName} and queried it (${rows} row${rows === 1 ? "" : "s"} read) at ${table.url}.` };
   } catch (error) {
+    const unreachable = explainStorageFailure(error, settings.storage);
+    if (unreachable) return { check: "storage", outcome: "fail", message: unreachable.message };
     const status = (error as { statusCode?: unknown }).statusCode;
     const fix =
       status === 403
@@ -120,7 +130,11 @@ async function checkTenant(settings: Settings, options: ConnectionCheckOptions):
       results.push({ check: "keyVault", outcome: "fail", message: explainVaultError(error, reader.location).message });
     }
   }
-  const credential = options.credential ?? directory;
+  const signIn = options.credential ? "app" : (options.signIn ?? defaultSignIn(settings));
+  const workstation = workstationCredential(signIn, settings, { prompt: options.prompt ?? (() => undefined) });
+  const credential = options.credential ?? workstation?.credential ?? directory;
+  const source: TokenSource = workstation?.source ?? settings.credentialMode;
+  const signedInAs = workstation ? (signIn === "cli" ? "the Azure CLI's account" : "your device-code sign-in") : settings.credentialMode;
   const scope = `${settings.graphEndpoint}/.default`;
   let token: string;
   try {
@@ -128,14 +142,34 @@ async function checkTenant(settings: Settings, options: ConnectionCheckOptions):
     if (!accessToken) throw new Error(`no token for ${scope}`);
     token = accessToken.token;
   } catch (error) {
-    results.push({ check: "graphToken", outcome: "fail", message: `Could not get a Microsoft Graph token (${settings.credentialMode}): ${errorText(error)}`, fix: tokenFix(settings, error) });
+    const explained = syncErrorIn(error);
+    results.push({ check: "graphToken", outcome: "fail", message: `Could not get a Microsoft Graph token (${signedInAs}): ${explained ? explained.message : errorText(error)}`, fix: explained ? undefined : tokenFix(settings, signIn) });
     return results;
   }
+  const tokenTenant = tokenTenantOf(token);
+  if (tokenTenant !== undefined && tokenTenant !== settings.tenantId) {
+    results.push({ check: "tenant", outcome: "fail", message: tenantMismatchError(settings.tenantId, tokenTenant, source).message });
+    return results;
+  }
+  results.push({ check: "tenant", outcome: "pass", message: `The Graph token is for tenant ${settings.tenantId}, the tenant this deployment syncs.` });
   const claims = decodeTokenClaims(token);
   const principal = String(claims["oid"] ?? "<object id of the service principal>");
   const appId = String(claims["appid"] ?? claims["azp"] ?? settings.clientId ?? settings.managedIdentityClientId ?? "");
-  results.push({ check: "graphToken", outcome: "pass", message: `Got a Microsoft Graph token (${settings.credentialMode}) for app ${appId}, service principal ${principal}.` });
-  results.push(...permissionResults(settings, rolesOf(claims), options.requiredPermissions ?? requiredGraphPermissions({ devices: settings.syncDevices }), principal));
+  const required = options.requiredPermissions ?? requiredGraphPermissions({ devices: settings.syncDevices });
+  if (typeof claims["scp"] === "string") {
+    // A signed-in admin: Graph answers with the delegated scopes, limited by what the account itself may read.
+    const user = String(claims["upn"] ?? claims["unique_name"] ?? claims["name"] ?? principal);
+    results.push({ check: "graphToken", outcome: "pass", message: `Got a Microsoft Graph token as ${user} (${signedInAs}, delegated permissions: ${claims["scp"]}); Graph reads use that account's own rights.` });
+    results.push({
+      check: "graphPermissions",
+      outcome: "warn",
+      message: `Signed in as a user, so the application permissions of ${settings.credentialMode} mode (${required.join(", ")}) were not checked.`,
+      fix: "Run check with --sign-in app in the Function App (GET /api/check) to check the deployed credential.",
+    });
+  } else {
+    results.push({ check: "graphToken", outcome: "pass", message: `Got a Microsoft Graph token (${signedInAs}) for app ${appId}, service principal ${principal}.` });
+    results.push(...permissionResults(settings, rolesOf(claims), required, principal));
+  }
   const reads = [["graphUsers", "users"], ["graphGroups", "groups"], ...(settings.syncDevices ? [["graphDevices", "devices"] as const] : [])] as const;
   for (const [check, collection] of reads) results.push(await readOne(settings, token, check, collection));
   for (const [setting, ids] of [["SCOPE_GROUPS", settings.scope.includeGroups], ["SCOPE_EXCLUDE_GROUPS", settings.scope.excludeGroups]] as const) {
@@ -205,24 +239,18 @@ async function readOne(settings: Settings, token: string, check: string, collect
       fix: response.status === 403 ? `Grant the application permission ${needed} (see the graphPermissions line and docs/permissions.md).` : `Check GRAPH_ENDPOINT (${settings.graphEndpoint}) and ENTRA_CLOUD.`,
     };
   } catch (error) {
-    return { check, outcome: "fail", message: `GET ${url} failed: ${errorText(error)}`, fix: `Check GRAPH_ENDPOINT (${settings.graphEndpoint}) and that the app can reach it.` };
+    const network = explainNetworkFailure(error, { service: "Microsoft Graph", url, setting: "GRAPH_ENDPOINT (or ENTRA_CLOUD)" });
+    return network ? { check, outcome: "fail", message: network.message } : { check, outcome: "fail", message: `GET ${url} failed: ${errorText(error)}`, fix: `Check GRAPH_ENDPOINT (${settings.graphEndpoint}) and that the app can reach it.` };
   }
 }
 
-/** What to do when no Graph token came back, by mode and by the AADSTS code Entra answered with. */
-function tokenFix(settings: Settings, error: unknown): string | undefined {
-  const text = errorText(error);
-  if ((error as { name?: string }).name === "CredentialUnavailableError" && /Key Vault/.test(text)) return undefined;
-  const clientId = settings.clientId ?? "<app client id>";
-  const audience = tokenExchangeAudiences[settings.cloud];
-  if (/AADSTS70021\b/.test(text)) {
-    return (
-      `Add a federated credential to app ${clientId} that trusts the Function App's managed identity: az ad app federated-credential create --id ${clientId} ` +
-      `--parameters '{"name":"entra-sync","issuer":"https://login.microsoftonline.com/<tenant of the managed identity>/v2.0","subject":"<object (principal) id of the managed identity>","audiences":["${audience}"]}'`
-    );
+/** What to do when no Graph token came back and the error was not already explained, by sign-in and by the AADSTS code Entra answered with. */
+function tokenFix(settings: Settings, signIn: SignInChoice): string | undefined {
+  if (signIn === "cli") return `Sign in to the directory's tenant: az login --tenant ${settings.tenantId} (the Azure CLI must be installed and on PATH).`;
+  if (signIn === "device") return `Finish the device-code sign-in in a browser with an account of tenant ${settings.tenantId}.`;
+  if ((settings.credentialMode === "managedIdentity" || settings.credentialMode === "federatedCredential") && !runsInAzure()) {
+    return `The managed identity exists only in Azure; on a workstation check as yourself: entra-sync check --sign-in cli (after az login --tenant ${settings.tenantId}).`;
   }
-  if (/AADSTS700016\b/.test(text)) return `App ${clientId} has no service principal in tenant ${settings.tenantId}: an admin of that tenant runs az ad sp create --id ${clientId} and grants its permissions (docs/permissions.md).`;
-  if (/AADSTS90002\b/.test(text)) return `Tenant ${settings.tenantId} was not found at ${settings.authorityHost}: check ENTRA_TENANT_ID and ENTRA_CLOUD.`;
   if (settings.credentialMode === "managedIdentity" || settings.credentialMode === "federatedCredential") {
     return "Check that the Function App has the managed identity and that MANAGED_IDENTITY_CLIENT_ID is its client id (infra sets both).";
   }

@@ -1,4 +1,6 @@
 // The embedded default: a sample tenant in a local Graph stand-in, synced into Azurite, so a newcomer sees the product work.
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ClientSecretCredential } from "@azure/identity";
 import { loadSettings } from "../config/settings";
 import { compose } from "../compositionRoot";
@@ -8,12 +10,9 @@ import { DirectoryModel } from "../../standin/directoryModel";
 import { GraphStandIn } from "../../standin/graphStandIn";
 import { relaunchTrustingStandIn, standInCertDir } from "../../standin/trustedRelaunch";
 import { formatRunSummary } from "./runReport";
+import { keptDemoDir, type DemoOptions, type KeptDemo } from "./demoOptions";
 
-export interface DemoOptions {
-  users: number;
-  groups: number;
-  verbose: boolean;
-}
+export type { DemoOptions } from "./demoOptions";
 
 export const demoClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
 
@@ -22,7 +21,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   if (relaunched !== undefined) return relaunched;
   const out = (line = "") => process.stdout.write(`${line}\n`);
   out("Starting Azurite (Table Storage emulator) and a local Microsoft Graph stand-in…");
-  const azurite = await startAzurite();
+  const kept = options.keep ? keptDemoDir() : undefined;
+  // A kept store starts empty each time, so its runs are this demo's.
+  if (kept) rmSync(kept, { recursive: true, force: true });
+  const azurite = await startAzurite(kept ? { location: join(kept, "azurite") } : {});
   const model = DirectoryModel.generate({ seed: 2026, users: options.users, groups: options.groups });
   const standIn = await GraphStandIn.start({ certDir: standInCertDir, model });
   try {
@@ -66,6 +68,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const memberOf = await composition.store.listMemberOf(starter.id);
     out(`  groups of ${sampleUser?.properties.displayName}: ${memberOf.map((row) => `${model.groups.get(row.groupId)?.displayName} (${row.direct ? "direct" : "through nesting"})`).join(", ")}`);
     out(`\nTables: ${Object.values(composition.tables).map((table) => table.tableName).join(", ")} (schema: docs/schema.md)`);
+    if (kept) {
+      const record: KeptDemo = { tenantId: settings.tenantId, tablePrefix: settings.tablePrefix };
+      writeFileSync(join(kept, "demo.json"), `${JSON.stringify(record, null, 2)}\n`);
+      out(`\nThe store is kept in ${kept}. Try: npm run cli -- status --demo, npm run cli -- export --demo, npm run cli -- suggest-exclusions --demo (each starts Azurite on it for the command). Delete the folder to drop it.`);
+    } else out("\nThe store was in memory and is gone; npm run demo -- --keep keeps it for status, export and suggest-exclusions.");
     return full.summary.status === "succeeded" && incremental.summary.status === "succeeded" ? 0 : 1;
   } finally {
     await standIn.stop();

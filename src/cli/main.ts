@@ -4,45 +4,90 @@ import { parseArgs } from "node:util";
 import { formatCheckReport, runConnectionCheck } from "../check/connectionCheck";
 import { loadSettings, SettingsError, settingsForTenant, type Settings } from "../config/settings";
 import { runUnderLease } from "../service/leasedRun";
+import type { ComposeTenant } from "../service/serviceContext";
+import { Interruption } from "./interruption";
 import { compose } from "../compositionRoot";
 import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
+import { SyncError } from "../errors/syncError";
+import type { SignInChoice } from "../identity/workstationSignIn";
 import type { SyncProgress } from "../sync/syncEngine";
 import { runConsole } from "./consoleHost";
 import { runDemo } from "./demo";
 import { relaunchTrustingStandIn } from "../../standin/trustedRelaunch";
+import { parseDemoOptions } from "./demoOptions";
+import { cliCompositionOptions, cliSignIn, expectedFailureLine, openKeptDemo, parseSignIn } from "./cliSession";
 import { settingsEnvironment } from "./localSettings";
 import { formatRunSummary, formatSuggestions } from "./runReport";
+import { runExport } from "./exportCommand";
 import { suggestServiceAccounts } from "../policy/serviceAccounts";
 
 const usage = `Usage: entra-sync <command> [options]
 
 Commands:
-  sync [--full] [--dry-run] [--allow-deletions] [--json]
+  sync [--full] [--dry-run] [--allow-deletions] [--json] [--sign-in app|cli|device]
                                        Sync the directory into Table Storage (incremental unless --full); every
                                        configured tenant, one at a time, unless --tenant names one. Exit code 3
                                        when a run for the tenant is already active (it is not started twice),
                                        4 when user deletions above the threshold were held (quarantined);
-                                       --allow-deletions applies them
-  export                               Print the stored directory as JSON (users, groups, memberships)
-  status [--json] [--limit N]          Show recent runs
-  suggest-exclusions [--json]          List synced accounts that look like service or system accounts, with globs
+                                       --allow-deletions applies them; --dry-run writes nothing and shows the plan.
+                                       Ctrl-C or SIGTERM stops at the next checkpoint and frees the tenant (exit
+                                       code 130 / 143); the next sync resumes
+  export [--format json|ndjson] [--demo]
+                                       Stream the stored directory (users, groups, devices, members, memberOf) to
+                                       stdout as it reads it, in columns named as in the tables (docs/schema.md,
+                                       "Export"); exit code 1 when the output closes early
+  status [--json] [--limit N] [--demo] Show recent runs (--limit: how many, 1 to 1000, default 10)
+  suggest-exclusions [--json] [--demo] List synced accounts that look like service or system accounts, with globs
                                        for USER_EXCLUDE_PATTERNS and how many accounts each would catch; it only
                                        suggests, it never excludes anyone
-  check [--json]                       Check settings, Key Vault, the Graph token and its permissions, Graph reads,
-                                       the scope groups and Table Storage; one line per check with the fix, exit code 1 on any failure
-  console [--role admin|viewer] [--port N]
+  check [--json] [--sign-in app|cli|device]
+                                       Check settings, Key Vault, the Graph token and its tenant and permissions, Graph
+                                       reads, the scope groups and Table Storage; one line per check with the fix, exit
+                                       code 1 on any failure
+  console [--role admin|viewer|none] [--port N] [--users N] [--groups N]
                                        Serve the admin console and the HTTP API on this machine against the
                                        built-in sample tenant (Azurite and the Graph stand-in), with a development
                                        sign-in and queued runs worked in this process
-  demo                                 Run a full and an incremental sync against a built-in sample tenant
-                                       (starts Azurite and a local Microsoft Graph stand-in; needs no Azure account)
+  demo [--users N] [--groups N] [--keep]
+                                       Run a full and an incremental sync against a built-in sample tenant of N users
+                                       (10 to 100000, default 200) and N groups (3 to 10000, default 20); starts Azurite
+                                       and a local Microsoft Graph stand-in, needs no Azure account. --keep keeps the
+                                       store in .entra-demo/ for status, export and suggest-exclusions with --demo
 
 Options:
   --help                               Show this help
+  --json                               Print JSON instead of text (sync, status, suggest-exclusions, check)
   --tenant ID                          The tenant to act on when several are configured (SYNC_TENANTS)
+  --sign-in app|cli|device             Who reads Microsoft Graph: app, the deployed ENTRA_CREDENTIAL_MODE; cli, the
+                                       account of az login (delegated); device, a device-code sign-in (delegated).
+                                       Default: cli on a workstation when the mode needs the managed identity, else app
+  --demo                               Read the store demo --keep left in .entra-demo/ instead of the settings
   --verbose                            Log every step as JSON lines on stderr
 
 Settings come from the environment or local.settings.json (see README, "Configuration").`;
+
+/** Every option the CLI accepts; --help names each (a test checks it). */
+export const cliOptions = {
+  full: { type: "boolean", default: false },
+  "dry-run": { type: "boolean", default: false },
+  "allow-deletions": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  limit: { type: "string" },
+  verbose: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+  users: { type: "string" },
+  groups: { type: "string" },
+  keep: { type: "boolean" },
+  demo: { type: "boolean" },
+  tenant: { type: "string" },
+  "sign-in": { type: "string" },
+  // No parseArgs default: a defaulted option would look given to commands it does not apply to (demo refuses those).
+  format: { type: "string" },
+  role: { type: "string" },
+  port: { type: "string" },
+} as const satisfies Record<string, { type: "boolean" | "string"; default?: boolean }>;
+
+type CliValues = ReturnType<typeof parseArgs<{ options: typeof cliOptions; allowPositionals: true }>>["values"];
 
 function progressPrinter(): (progress: SyncProgress) => void {
   let last = 0;
@@ -56,24 +101,7 @@ function progressPrinter(): (progress: SyncProgress) => void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      full: { type: "boolean", default: false },
-      "dry-run": { type: "boolean", default: false },
-      "allow-deletions": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      limit: { type: "string" },
-      verbose: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-      users: { type: "string" },
-      groups: { type: "string" },
-      tenant: { type: "string" },
-      role: { type: "string" },
-      port: { type: "string" },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: cliOptions });
   const command = positionals[0];
   if (values.help || !command) {
     process.stdout.write(`${usage}\n`);
@@ -87,10 +115,12 @@ export async function main(argv: string[]): Promise<number> {
     if (role !== undefined && role !== "admin" && role !== "viewer" && role !== "none") throw new SettingsError(`--role must be admin, viewer or none, not ${JSON.stringify(role)}`);
     return await runConsole({ port: Number(values.port ?? 7071), users: Number(values.users ?? 200), groups: Number(values.groups ?? 20), role, verbose: values.verbose });
   }
-  if (command === "demo") return await runDemo({ users: Number(values.users ?? 200), groups: Number(values.groups ?? 20), verbose: values.verbose });
+  // Every argument is checked before anything starts (no Azurite left behind by a typo).
+  if (command === "demo") return await runDemo(parseDemoOptions(values, positionals));
+  const signIn = parseSignIn(values["sign-in"]);
   if (command === "check") {
     // The check validates the settings itself, so a bad one is a failed line rather than an exception.
-    const report = await runConnectionCheck(settingsEnvironment(), { logger });
+    const report = await runConnectionCheck(settingsEnvironment(), { logger, signIn, prompt: (line) => process.stderr.write(`${line}\n`) });
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
     return report.ok ? 0 : 1;
   }
@@ -98,13 +128,35 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown command "${command}".\n\n${usage}\n`);
     return 2;
   }
-  const allSettings = loadSettings(settingsEnvironment());
-  const tenants = chooseTenants(allSettings, values.tenant, command === "sync");
+  if (values.demo && command === "sync") throw new SettingsError("--demo reads a kept demo store; sync it with entra-sync demo --keep.");
+  const demo = values.demo ? await openKeptDemo() : undefined;
+  let storage: Settings["storage"] | undefined;
+  try {
+    const allSettings = loadSettings(demo?.env ?? settingsEnvironment());
+    storage = allSettings.storage;
+    return await runCommand(command, values, chooseTenants(allSettings, values.tenant, command === "sync"), logger, signIn);
+  } catch (error) {
+    // Expected failures (an unreachable store, a refused sign-in) become one line; a bug keeps its stack.
+    const line = expectedFailureLine(error, storage);
+    if (line === undefined) throw error;
+    process.stderr.write(`${line}\n`);
+    return error instanceof SettingsError ? 2 : 1;
+  } finally {
+    await demo?.stop();
+  }
+}
+
+async function runCommand(command: string, values: CliValues, tenants: Settings[], logger: Logger, signIn: SignInChoice | undefined): Promise<number> {
   if (command === "sync") {
     let code = 0;
+    const interruption = new Interruption().listen();
     for (const settings of tenants) {
-      const composition = compose(settings, { logger, onProgress: values.json ? undefined : progressPrinter() });
-      const outcome = await runUnderLease(composition, { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], allowDeletions: values["allow-deletions"], trigger: "cli" }, logger);
+      if (interruption.exitCode !== undefined) break;
+      const onProgress = values.json ? undefined : progressPrinter();
+      const session = cliCompositionOptions(cliSignIn(settings, signIn, (line) => process.stderr.write(`${line}\n`)));
+      const composeTenant: ComposeTenant = (tenantSettings, options) => compose(tenantSettings, { ...options, onProgress, ...session });
+      const request = { mode: values.full ? "full" : "incremental", dryRun: values["dry-run"], allowDeletions: values["allow-deletions"], trigger: "cli", stopSignal: interruption.signal } as const;
+      const outcome = await runUnderLease(settings, request, { logger, composeTenant });
       if (!outcome.started) {
         const { holder } = outcome;
         process.stderr.write(`Tenant ${settings.tenantId}: run ${holder.runId} is already ${holder.state} (its lease lasts until ${holder.expiresAt}); not starting another.\n`);
@@ -112,20 +164,22 @@ export async function main(argv: string[]): Promise<number> {
         continue;
       }
       const { summary, plan } = outcome.result;
+      if (summary.status === "paused" && interruption.exitCode !== undefined) {
+        process.stderr.write(`${interruption.describeStop(summary, values.tenant ? ` --tenant ${settings.tenantId}` : "")}\n`);
+        break;
+      }
+      if (outcome.continued) process.stderr.write(`Tenant ${settings.tenantId}: continued run ${summary.runId}, which was stopped at a checkpoint.\n`);
       if (outcome.tookOverFrom) process.stderr.write(`Tenant ${settings.tenantId}: took over from run ${outcome.tookOverFrom.runId}, whose lease had expired; resumed from its checkpoint.\n`);
       process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
       if (summary.status === "quarantined") code = Math.max(code, 4);
       else if (summary.status !== "succeeded") code = Math.max(code, 1);
     }
-    return code;
+    interruption.dispose();
+    return interruption.exitCode ?? code;
   }
   const settings = tenants[0]!;
   const composition = compose(settings, { logger });
-  if (command === "export") {
-    const snapshot = await composition.store.snapshot();
-    process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, exportedAt: new Date().toISOString(), ...snapshot }, null, 2)}\n`);
-    return 0;
-  }
+  if (command === "export") return await runExport(composition, values.format ?? "json");
   if (command === "suggest-exclusions") {
     const report = await suggestServiceAccounts(composition.store);
     if (values.json) process.stdout.write(`${JSON.stringify({ tenantId: settings.tenantId, ...report }, null, 2)}\n`);
@@ -156,10 +210,11 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      // Settings and argument errors are the user's to fix: one line, no stack.
-      const known = error instanceof SettingsError || (error instanceof Error && "code" in error && String((error as { code: unknown }).code).startsWith("ERR_PARSE_ARGS"));
-      process.stderr.write(known ? `${(error as Error).message}\n` : `entra-sync failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(known ? 2 : 1);
+      // Settings, argument and other expected errors are the user's to fix: one line, no stack.
+      const line = expectedFailureLine(error, undefined);
+      process.stderr.write(line !== undefined ? `${line}\n` : `entra-sync failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      // Exit code 2 for what the caller typed or set, 1 for what failed.
+      process.exit(error instanceof SettingsError || (line !== undefined && !(error instanceof SyncError)) ? 2 : 1);
     },
   );
 }

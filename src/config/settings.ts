@@ -1,5 +1,6 @@
 // Reads and validates every app setting once, so a bad value fails at start with one line that names it.
 import { z } from "zod";
+import { SyncError } from "../errors/syncError";
 import { parseNcrontab } from "../schedule/ncrontab";
 import type { GroupKind } from "../directory/directoryObjects";
 import { groupKinds, type ScopeSettings } from "../policy/scopePolicy";
@@ -26,6 +27,9 @@ export type CredentialMode = "managedIdentity" | "federatedCredential" | "client
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const guid = (example: string) =>
   z.string().trim().regex(guidPattern, `must be a GUID such as ${example}`).transform((value) => value.toLowerCase());
+/** The all-zero GUID is the example file's placeholder, never a real tenant. */
+const tenantGuid = (example: string) =>
+  guid(example).refine((value) => value !== "00000000-0000-0000-0000-000000000000", `is the all-zero placeholder; set the directory's tenant id, a GUID such as ${example} (az account show --query tenantId -o tsv)`);
 const httpsUrl = (example: string) =>
   z
     .string()
@@ -45,7 +49,7 @@ const optionalText = z
 /** One extra tenant in SYNC_TENANTS; anything it leaves out comes from the top-level settings. */
 const tenantEntrySchema = z
   .object({
-    tenantId: guid("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+    tenantId: tenantGuid("72f988bf-86f1-41af-91ab-2d7cd011db47"),
     credentialMode: z.enum(["managedIdentity", "federatedCredential", "clientSecret", "certificate"]).optional(),
     clientId: guid("00000000-0000-0000-0000-000000000000").optional(),
     keyVaultSecretName: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/).optional(),
@@ -103,7 +107,7 @@ const booleanSetting = (name: string) =>
 
 export const settingsSchema = z
   .object({
-    ENTRA_TENANT_ID: guid("72f988bf-86f1-41af-91ab-2d7cd011db47").optional(),
+    ENTRA_TENANT_ID: tenantGuid("72f988bf-86f1-41af-91ab-2d7cd011db47").optional(),
     SYNC_TENANTS: tenantListSchema.optional(),
     ENTRA_CREDENTIAL_MODE: z
       .enum(["managedIdentity", "federatedCredential", "clientSecret", "certificate"], {
@@ -138,7 +142,7 @@ export const settingsSchema = z
     GRAPH_MAX_RETRIES: positiveInt(6, 20).default(6),
     SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(8),
     DirectoryStorage__queueServiceUri: httpsUrl("https://mystorage.queue.core.windows.net").optional(),
-    SYNC_LEASE_TTL_SECONDS: positiveInt(600, 86400).default(600),
+    SYNC_LEASE_TTL_SECONDS: positiveInt(60, 86400).default(60),
     SYNC_RUN_BUDGET_SECONDS: positiveInt(480, 1200).default(480),
     RUN_RETENTION_DAYS: positiveInt(90, 3650).default(90),
     ROLE_MAPPING: roleMappingSchema.optional(),
@@ -188,6 +192,16 @@ export const settingsSchema = z
     }
     if ((mode === "clientSecret" || mode === "certificate") && !settings.KEY_VAULT_SECRET_NAME) {
       context.addIssue({ code: "custom", path: ["KEY_VAULT_SECRET_NAME"], message: `is required when ENTRA_CREDENTIAL_MODE is ${mode}; set it to the name of the secret in Key Vault such as entra-sync-client-secret` });
+    }
+    if (settings.DirectoryStorage && settings.DirectoryStorage__tableServiceUri) {
+      context.addIssue({ code: "custom", path: ["DirectoryStorage"], message: "and DirectoryStorage__tableServiceUri are both set; keep one: DirectoryStorage (a connection string) for Azurite locally, DirectoryStorage__tableServiceUri for a storage account reached with an identity" });
+    }
+    for (const [name, kind] of [["GRAPH_ENDPOINT", "graphEndpoint"], ["AUTHORITY_HOST", "authorityHost"]] as const) {
+      const value = settings[name];
+      const pinned = (Object.keys(cloudEndpoints) as CloudName[]).find((cloud) => cloudEndpoints[cloud][kind] === value);
+      if (pinned && pinned !== settings.ENTRA_CLOUD) {
+        context.addIssue({ code: "custom", path: [name], message: `is ${value}, the ${pinned} cloud's, but ENTRA_CLOUD is ${settings.ENTRA_CLOUD}; leave ${name} empty to follow ENTRA_CLOUD` });
+      }
     }
     if (!settings.DirectoryStorage && !settings.DirectoryStorage__tableServiceUri) {
       context.addIssue({ code: "custom", path: ["DirectoryStorage__tableServiceUri"], message: "is required: the Table endpoint such as https://mystorage.table.core.windows.net (or DirectoryStorage as a connection string for Azurite)" });
@@ -239,8 +253,11 @@ export interface Settings extends TenantSettings {
 }
 
 /** A setting that is missing or malformed; the message is one line naming it. */
-export class SettingsError extends Error {
+export class SettingsError extends SyncError {
   override name = "SettingsError";
+  constructor(message: string) {
+    super("settings.invalid", message);
+  }
 }
 
 /** Names of every app setting the code reads (used to check infra and docs agree). */

@@ -2,7 +2,10 @@
 import { ResponseType, type Client } from "@microsoft/microsoft-graph-client";
 import { devicePropertyNames, groupPropertyNames, userPropertyNames, type StreamName } from "../directory/directoryObjects";
 import { sleep } from "../sync/concurrency";
+import { explainNetworkFailure } from "../errors/networkFailure";
+import { syncErrorIn } from "../errors/syncError";
 import { DeltaTokenExpiredError, GraphRequestError } from "./graphErrors";
+import { RequestFailure } from "./requestFailure";
 import { resourceUnitCost, type GraphMetrics } from "./graphMetrics";
 
 /** One page of a delta stream as Graph returns it. */
@@ -30,6 +33,10 @@ export interface GraphDeltaReaderOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Injected with sleep, so a test's clock moves as the reader waits. */
   now?: () => number;
+  /** Gives up on an endpoint that cannot be reached once the next retry would start later than this after the first failure (the CLI: about 30 s); default only maxRetries bounds it. */
+  unreachableGiveUpMs?: number;
+  /** Told about each wait for an unreachable endpoint, so a long retry says what it is waiting for. */
+  onUnreachable?: (message: string) => void;
 }
 
 /** Statuses Graph documents as transient: throttling and service unavailability. */
@@ -67,7 +74,12 @@ export class GraphDeltaReader implements DeltaSource {
     this.maxRetries = options.maxRetries ?? 6;
     this.sleep = options.sleep ?? sleep;
     this.now = options.now ?? Date.now;
+    this.unreachableGiveUpMs = options.unreachableGiveUpMs;
+    this.onUnreachable = options.onUnreachable;
   }
+
+  private readonly unreachableGiveUpMs: number | undefined;
+  private readonly onUnreachable: ((message: string) => void) | undefined;
 
   initialUrl(stream: StreamName): string {
     const select = stream === "users" ? userSelect : stream === "groups" ? groupSelect : deviceSelect;
@@ -103,21 +115,33 @@ export class GraphDeltaReader implements DeltaSource {
 
   async getJson(url: string): Promise<unknown> {
     const cost = resourceUnitCost(url);
+    let firstFailureAt: number | undefined;
     for (let attempt = 0; ; attempt++) {
       await this.pace(cost);
       let response: Response;
+      const failure = new RequestFailure();
       try {
         this.metrics.requests++;
         this.metrics.resourceUnits += cost;
-        response = (await this.client.api(url).responseType(ResponseType.RAW).get()) as Response;
+        response = (await this.client.api(url).middlewareOptions([failure]).responseType(ResponseType.RAW).get()) as Response;
       } catch (error) {
+        const original = failure.error ?? error;
+        // A refusal already explained (tenant guard, Key Vault, sign-in) goes up as it is: retrying cannot fix it.
+        const explained = syncErrorIn(original);
+        if (explained) throw explained;
         // A credential that cannot get a token will not get one by retrying: the admin has something to fix.
         const cause = credentialErrorOf(error);
         if (cause) throw new GraphRequestError(`Could not get a Microsoft Graph token for GET ${describe(url)}: ${cause.message}`, undefined, cause.name);
-        if (attempt < this.maxRetries) {
-          await this.wait(fallbackBackoffMs(attempt));
+        const network = explainNetworkFailure(original, { service: "Microsoft Graph", url, setting: "GRAPH_ENDPOINT (or ENTRA_CLOUD)" });
+        firstFailureAt ??= this.now();
+        const delay = fallbackBackoffMs(attempt);
+        const withinBudget = this.unreachableGiveUpMs === undefined || this.now() - firstFailureAt + delay <= this.unreachableGiveUpMs;
+        if (attempt < this.maxRetries && withinBudget) {
+          if (network) this.onUnreachable?.(`${network.message} Retrying in ${Math.round(delay / 1000)} s (retry ${attempt + 1} of ${this.maxRetries}).`);
+          await this.wait(delay);
           continue;
         }
+        if (network) throw network;
         throw new GraphRequestError(`GET ${describe(url)} failed after ${attempt + 1} attempts: ${(error as Error).message}`, undefined, undefined);
       }
       if (response.ok) {

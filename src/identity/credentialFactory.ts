@@ -6,6 +6,9 @@ import { credentialStatusOf, type CredentialStatus } from "./credentialStatus";
 import { KeyVaultAppCredential } from "./keyVaultAppCredential";
 import { KeyVaultCredentialError, createSecretReader, expiredMessage, expiringMessage, judgeExpiry, type CredentialOptions, type KeyVaultSecretReader } from "./keyVaultSecret";
 import { managedIdentityCredential, needsInstanceDiscoveryDisabled, tokenExchangeAudiences } from "./platformCredential";
+import { explainSignInError } from "./signInErrors";
+import { runsInAzure } from "./workstationSignIn";
+import { SyncError } from "../errors/syncError";
 
 export type { CredentialOptions } from "./keyVaultSecret";
 
@@ -22,7 +25,7 @@ export interface DirectoryCredential extends TokenCredential {
 
 export function createDirectoryCredential(settings: Settings, options: CredentialOptions): DirectoryCredential {
   const secret = createSecretReader(settings, options);
-  return new SettingsCredential(settings, graphCredential(settings, secret, options), secret, options.logger);
+  return new SettingsCredential(settings, graphCredential(settings, secret, options), secret, options.logger, options.env);
 }
 
 function graphCredential(settings: Settings, secret: KeyVaultSecretReader | undefined, options: CredentialOptions): TokenCredential {
@@ -56,12 +59,33 @@ class SettingsCredential implements DirectoryCredential {
     private readonly inner: TokenCredential,
     readonly secret: KeyVaultSecretReader | undefined,
     private readonly logger: Logger,
+    private readonly env: Record<string, string | undefined> = process.env,
   ) {
     this.mode = settings.credentialMode;
   }
 
-  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-    return this.inner.getToken(scopes, options);
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    try {
+      return await this.inner.getToken(scopes, options);
+    } catch (error) {
+      throw (await this.explain(error)) ?? error;
+    }
+  }
+
+  /** One line naming the tenant, the app and the fix, for the refusals Entra and the platform are known to give. */
+  private async explain(error: unknown): Promise<SyncError | undefined> {
+    const { tenantId, clientId, authorityHost, cloud, credentialMode, managedIdentityClientId } = this.settings;
+    const identity = `the managed identity${managedIdentityClientId ? ` ${managedIdentityClientId}` : ""}`;
+    const who = credentialMode === "managedIdentity" ? identity : credentialMode === "federatedCredential" ? identity : `app ${clientId ?? ""}`;
+    const explained = await explainSignInError(error, { tenantId, clientId, authorityHost, cloud, who });
+    if (explained) return explained;
+    if ((credentialMode === "managedIdentity" || credentialMode === "federatedCredential") && !runsInAzure(this.env)) {
+      return new SyncError("signIn.unavailable", `No managed identity here: ENTRA_CREDENTIAL_MODE=${credentialMode} signs in with the Function App's managed identity, which exists only in Azure.`, {
+        fix: `On a workstation read Graph as yourself: --sign-in cli after az login --tenant ${tenantId} (docs/permissions.md, "From a workstation").`,
+        cause: error,
+      });
+    }
+    return undefined;
   }
 
   async health(): Promise<string[]> {

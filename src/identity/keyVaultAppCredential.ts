@@ -2,7 +2,9 @@
 import { ClientCertificateCredential, ClientSecretCredential, type AccessToken, type GetTokenOptions, type TokenCredential } from "@azure/identity";
 import type { Logger } from "../logging/logger";
 import { KeyVaultCredentialError, describeSecret, kindText, rejectedMessage, type KeyVaultSecretReader, type SecretSnapshot } from "./keyVaultSecret";
+import type { SyncErrorCode } from "../errors/syncError";
 import { needsInstanceDiscoveryDisabled } from "./platformCredential";
+import { aadstsCodeOf } from "./signInErrors";
 
 export interface KeyVaultAppCredentialOptions {
   authorityHost: string;
@@ -29,7 +31,7 @@ export class KeyVaultAppCredential implements TokenCredential {
       this.options.logger.warn(`Microsoft Entra rejected the ${kindText(location)} from ${describeSecret(location)} (${reason}); reading it again in case it was rotated`);
       // Both streams can be rejected at once; the second uses the value the first re-read instead of reading again.
       const fresh = await this.reader.readAfter(snapshot.readAt);
-      if (fresh.value === snapshot.value) throw new KeyVaultCredentialError(rejectedMessage(location, reason), "rejected", location);
+      if (fresh.value === snapshot.value) throw new KeyVaultCredentialError(rejectedMessage(location, reason), "rejected", location, { code: rejectionCode(reason), cause: error });
       try {
         const token = await this.credentialFor(fresh).getToken(scopes, options);
         this.options.logger.info(`Signed in with the rotated ${kindText(location)}, version ${fresh.version} of ${describeSecret(location)}`);
@@ -37,7 +39,7 @@ export class KeyVaultAppCredential implements TokenCredential {
       } catch (second) {
         const again = rejectionOf(second);
         if (!again) throw second;
-        throw new KeyVaultCredentialError(rejectedMessage(location, again), "rejected", location);
+        throw new KeyVaultCredentialError(rejectedMessage(location, again), "rejected", location, { code: rejectionCode(again), cause: second });
       }
     }
   }
@@ -72,3 +74,11 @@ const aadstsMeaning: Record<string, string> = {
   "700027": "the certificate is not registered on the app or its signature does not verify",
   "700024": "the client assertion is outside its valid time range",
 };
+
+/** The stable code of a refusal, by its AADSTS code. */
+function rejectionCode(reason: string): SyncErrorCode {
+  const code = aadstsCodeOf(reason);
+  if (code === "7000222") return "signIn.secretExpired";
+  if (code === "700027" || code === "700024") return "signIn.certificateRejected";
+  return "signIn.invalidSecret";
+}

@@ -1,8 +1,10 @@
 // Reads the app registration's client secret or certificate from Key Vault, keeps it for a bounded time, and judges its expiry.
 import { X509Certificate } from "node:crypto";
-import { CredentialUnavailableError, type TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { SecretClient, type KeyVaultSecret } from "@azure/keyvault-secrets";
 import type { Settings } from "../config/settings";
+import { explainNetworkFailure } from "../errors/networkFailure";
+import { SyncError, type SyncErrorCode } from "../errors/syncError";
 import { knownSecrets, type Logger } from "../logging/logger";
 import { isMicrosoftVaultHost, platformCredential } from "./platformCredential";
 
@@ -29,14 +31,25 @@ export interface SecretSnapshot {
 
 export type KeyVaultProblem = "missing" | "forbidden" | "disabled" | "expired" | "rejected" | "unreachable" | "malformed";
 
-/** The credential cannot be used; named CredentialUnavailableError so Graph readers fail at once instead of retrying. */
-export class KeyVaultCredentialError extends CredentialUnavailableError {
+const problemCodes: Record<Exclude<KeyVaultProblem, "rejected">, SyncErrorCode> = {
+  missing: "keyVault.secretNotFound",
+  forbidden: "keyVault.forbidden",
+  disabled: "keyVault.secretDisabled",
+  expired: "keyVault.secretExpired",
+  unreachable: "keyVault.unreachable",
+  malformed: "keyVault.malformed",
+};
+
+/** The credential cannot be used: the secret is missing, unreadable, expired, or Entra refuses what it holds. Graph readers fail at once on it. */
+export class KeyVaultCredentialError extends SyncError {
+  override name = "KeyVaultCredentialError";
   constructor(
     message: string,
     readonly problem: KeyVaultProblem,
     readonly location: SecretLocation,
+    options: { code?: SyncErrorCode; cause?: unknown } = {},
   ) {
-    super(message);
+    super(options.code ?? (problem === "rejected" ? "signIn.invalidSecret" : problemCodes[problem]), message, { cause: options.cause });
   }
 }
 
@@ -218,29 +231,40 @@ export function explainVaultError(error: unknown, location: SecretLocation): Key
   const vault = vaultNameOf(location.vaultUrl);
   const status = (error as { statusCode?: unknown }).statusCode;
   const code = (error as { code?: unknown }).code;
-  const inner = ((error as { details?: { error?: { innererror?: { code?: unknown } } } }).details?.error?.innererror?.code ?? "") as string;
+  // The SDK deserialises Key Vault's innererror as innerError; both spellings are read.
+  const body = (error as { details?: { error?: { innerError?: { code?: unknown }; innererror?: { code?: unknown } } } }).details?.error;
+  const inner = String(body?.innerError?.code ?? body?.innererror?.code ?? "");
   const name = error instanceof Error ? error.name : "";
-  if (status === 404) return new KeyVaultCredentialError(`${what} was not found (404 ${String(code ?? "SecretNotFound")}). ${storeCommand(location)}`, "missing", location);
+  const cause = { cause: error };
+  if (status === 404) return new KeyVaultCredentialError(`${what} was not found (404 ${String(code ?? "SecretNotFound")}). ${storeCommand(location)}`, "missing", location, cause);
   if (status === 403 && inner === "SecretDisabled") {
-    return new KeyVaultCredentialError(`${what} is disabled. Enable it: az keyvault secret set-attributes --vault-name ${vault} --name ${location.secretName} --enabled true`, "disabled", location);
+    return new KeyVaultCredentialError(`${what} is disabled. Enable it: az keyvault secret set-attributes --vault-name ${vault} --name ${location.secretName} --enabled true`, "disabled", location, cause);
+  }
+  if (status === 403 && inner === "SecretExpired") {
+    return new KeyVaultCredentialError(`${what} is past its expiry date and Key Vault no longer hands it out (403 SecretExpired). ${renewCommand(location)}`, "expired", location, cause);
   }
   if (status === 403 || status === 401) {
     return new KeyVaultCredentialError(
       `The Function App's identity may not read ${what} (${String(status)} ${String(code ?? "")}). Grant it "Key Vault Secrets User" on the vault: ` +
-        `az role assignment create --role "Key Vault Secrets User" --assignee <principal id of the managed identity> --scope $(az keyvault show --name ${vault} --query id -o tsv)`,
+        `az role assignment create --role "Key Vault Secrets User" --assignee <principal id of the managed identity> --scope $(az keyvault show --name ${vault} --query id -o tsv)` +
+        " (run locally, grant it to your own account, or use the vault's Access control page).",
       "forbidden",
       location,
+      cause,
     );
   }
+  const network = explainNetworkFailure(error, { service: `Key Vault (reading ${what})`, url: location.vaultUrl, setting: "KEY_VAULT_URL" });
+  if (network) return new KeyVaultCredentialError(network.message, "unreachable", location, cause);
   const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
   if (["CredentialUnavailableError", "AuthenticationError", "AggregateAuthenticationError", "AuthenticationRequiredError"].includes(name)) {
     return new KeyVaultCredentialError(
       `Could not get a token for Key Vault to read ${what}: ${message}. In Azure the Function App's managed identity reads the vault (set MANAGED_IDENTITY_CLIENT_ID for a user-assigned one); locally sign in with az login.`,
       "unreachable",
       location,
+      cause,
     );
   }
-  return new KeyVaultCredentialError(`Could not read ${what}: ${message}. Check KEY_VAULT_URL and that the vault is reachable from the app.`, "unreachable", location);
+  return new KeyVaultCredentialError(`Could not read ${what}: ${message}. Check KEY_VAULT_URL and that the vault is reachable from the app.`, "unreachable", location, cause);
 }
 
 /** Masks the value in every later log line and error; for a certificate, each line of the private key too. */

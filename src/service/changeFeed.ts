@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { statusOf, TableWriter, emptyStoreMetrics, type TableOperation } from "../store/tableWriter";
+import { isChangeKind } from "../sync/changeKinds";
 import type { ChangeEvent, ChangeSink } from "../sync/pageApplier";
 
 export type { ChangeEvent };
@@ -51,6 +52,9 @@ export class ChangeFeed implements ChangeSink {
   constructor(private readonly table: TableClient) {}
 
   async record(events: ChangeEvent[]): Promise<void> {
+    const undocumented = events.find((event) => !isChangeKind(event.kind));
+    // A kind outside the list would reach consumers undocumented; tests that produce it fail here with the fix.
+    if (undocumented) throw new Error(`Change kind "${undocumented.kind}" is not in changeKinds (src/sync/changeKinds.ts): add it there, to "Kinds:" in docs/api.md and to ChangeEvent.kind in docs/openapi.yaml`);
     const operations: TableOperation[] = events.map((event) => ({
       kind: "upsert",
       mode: "Replace",

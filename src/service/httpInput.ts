@@ -124,7 +124,22 @@ export function parseRunId(value: string | undefined, name = "runId"): string {
 }
 
 /** An ISO 8601 time with seconds optional and a zone required, so "since" never depends on the server's time zone. */
-const isoTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const isoTimePattern = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const isoTimeMessage = "must be an ISO 8601 time that exists, with a zone, such as 2026-01-01T00:00:00Z";
+
+/** True only for a time that exists: Date.parse takes 30 February or 24:00 and rolls them over, so every field is checked. */
+export function isExistingIsoTime(value: string): boolean {
+  const match = isoTimePattern.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(1).map((part) => (part === undefined ? undefined : Number(part)));
+  if (month! < 1 || month! > 12 || day! < 1) return false;
+  // Day 0 of the next month is the last day of this one, leap years included.
+  if (day! > new Date(Date.UTC(year!, month!, 0)).getUTCDate()) return false;
+  return hour! <= 23 && minute! <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59 && !Number.isNaN(Date.parse(value));
+}
+
+/** Every time a query parameter carries: an instant that exists, with its zone. */
+export const isoTimeParameter = z.string().refine(isExistingIsoTime, isoTimeMessage);
 
 /** `code` is the function key some callers put in the query string; it is allowed and never read. */
 const tenantQuerySchema = z.strictObject({
@@ -134,11 +149,7 @@ const tenantQuerySchema = z.strictObject({
 
 const changesQuerySchema = z.strictObject({
   tenantId: z.string().regex(guidPattern, `must be a tenant id (a GUID such as ${exampleTenantId})`).optional(),
-  since: z
-    .string()
-    .regex(isoTimePattern, "must be an ISO 8601 time with a zone, such as 2026-01-01T00:00:00Z")
-    .refine((value) => !Number.isNaN(Date.parse(value)), "must be an ISO 8601 time with a zone, such as 2026-01-01T00:00:00Z")
-    .optional(),
+  since: isoTimeParameter.optional(),
   sinceRunId: z.string().refine(isRunId, `must be a run id such as ${exampleRunId}`).optional(),
   until: z
     .string()

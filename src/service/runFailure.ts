@@ -1,5 +1,6 @@
 // Ends a run as failed with its reason in both logs, when the engine could not say so itself (retries exhausted, poisoned, abandoned).
 import type { Logger } from "../logging/logger";
+import { logEvent } from "../logging/operationalEvents";
 import { newRunSummary, type SyncRunSummary } from "../sync/syncRun";
 import type { RunLeaseRecord } from "./runLease";
 import type { RunRequestRecord } from "./runRequests";
@@ -34,5 +35,5 @@ export async function recordRunFailure(context: ServiceContext, tenantId: string
   }
   await context.requests.update(tenantId, runId, { status: "failed", failure: reason, endedAt: now });
   if (options.lease) await context.leases.release(options.lease);
-  logger.error(`Run failed: ${reason}`, { runId, tenantId });
+  logEvent(logger, "error", "runFailed", `Run failed: ${reason}`, { runId, tenantId, reason });
 }

@@ -27,6 +27,11 @@ export class LeaseLostError extends Error {
   override name = "LeaseLostError";
 }
 
+/** Renewals come three times per TTL and at least once a minute, so one failed renewal never loses the lease. */
+export function leaseRenewalInterval(ttlMs: number): number {
+  return Math.min(60_000, Math.max(1, Math.floor(ttlMs / 3)));
+}
+
 /** RowKey of the lease in the tenant's SyncState partition; checkpoints use stream-* and cannot collide. */
 const leaseRowKey = "lease";
 /** Create and replace races resolve within a couple of rounds; more means something else is wrong. */

@@ -1,6 +1,7 @@
 // Requests a run: takes the tenant's lease at request time, records the request and queues it, or names the run already active.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../logging/logger";
+import { logEvent } from "../logging/operationalEvents";
 import { newRunId, type SyncMode } from "../sync/syncRun";
 import { recordRunFailure } from "./runFailure";
 import type { LeaseState } from "./runLease";
@@ -69,7 +70,7 @@ export async function requestRun(context: ServiceContext, input: RunRequestInput
     await context.requests.update(input.tenantId, runId, { status: "failed", failure: `Could not queue the run: ${(error as Error).message}` }).catch(() => undefined);
     throw error;
   }
-  log.info(`Run queued: ${input.mode}${input.dryRun ? " dry run" : ""}, trigger ${input.trigger}`, { requestedBy: input.requestedBy });
+  logEvent(log, "info", "runRequested", `Run queued: ${input.mode}${input.dryRun ? " dry run" : ""}, trigger ${input.trigger}${input.requestedBy ? `, requested by ${input.requestedBy}` : ""}`, { runId, tenantId: input.tenantId, trigger: input.trigger, mode: input.mode, dryRun: input.dryRun });
   if (taken.replaced) await closeAbandonedRun(context, taken.replaced.runId, input.tenantId, taken.replaced.expiresAt, taken.replaced.state, runId, log);
   return { tenantId: input.tenantId, runId, alreadyRunning: false, state: "queued", mode: input.mode, dryRun: input.dryRun };
 }

@@ -1,8 +1,10 @@
 // Works on one queued run request: claims the run's lease, runs the engine within a time budget, then finishes, continues or retries it.
+import { describeFailure } from "../errors/syncError";
 import { randomUUID } from "node:crypto";
 import { odata } from "@azure/data-tables";
 import { settingsForTenant } from "../config/settings";
 import type { Logger } from "../logging/logger";
+import { logEvent } from "../logging/operationalEvents";
 import { addWarning, type SyncRunSummary } from "../sync/syncRun";
 import { recordRunFailure } from "./runFailure";
 import { ProgressRecorder } from "./runProgress";
@@ -83,7 +85,7 @@ export async function processRunMessage(context: ServiceContext, raw: unknown, o
     await keeper.stop();
     if (error instanceof RunAttemptError) throw error;
     if (keeper.lostError) return { outcome: "leaseLost", runId };
-    const reason = `${(error as Error).name}: ${(error as Error).message}`;
+    const reason = describeFailure(error);
     if (attempt >= maxDequeueCount) {
       await recordRunFailure(context, tenantId, runId, `Failed on attempt ${attempt} of ${maxDequeueCount}, the last: ${reason}`, logger, { lease: keeper.lease });
       return { outcome: "failed", runId };
@@ -136,6 +138,9 @@ async function attemptRun(
     await context.leases.release(lease);
     await context.requests.update(tenantId, runId, { status: summary.status, endedAt: summary.endedAt });
     if (!summary.dryRun) await context.requests.recordSuccess(tenantId, { runId, endedAt: summary.endedAt ?? now });
+    if (summary.status === "quarantined") {
+      logEvent(logger, "warn", "runQuarantined", `Run quarantined: ${summary.heldDeletions?.count ?? 0} user deletions held above the threshold; review them and request a run with allowDeletions`, { runId, tenantId, trigger: summary.trigger, dryRun: summary.dryRun, heldDeletions: summary.heldDeletions?.count ?? 0 });
+    } else logEvent(logger, "info", "runSucceeded", "Run succeeded", { runId, tenantId, trigger: summary.trigger, dryRun: summary.dryRun });
     return { outcome: summary.status, runId, summary };
   }
   if (summary.status === "paused") {

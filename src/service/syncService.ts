@@ -1,9 +1,10 @@
 // The host-independent surface the Functions call: one method per function, built once per process from validated settings.
 import { settingsForTenant, type Settings } from "../config/settings";
 import type { Logger } from "../logging/logger";
+import { logEvent } from "../logging/operationalEvents";
 import { ChangeFeed, type ChangeObjectType, type ChangePage } from "./changeFeed";
 import { purgeExpired, type PurgeResult } from "./retention";
-import { RunLeases } from "./runLease";
+import { leaseRenewalInterval, RunLeases } from "./runLease";
 import { StorageRunQueue, syncRequestQueueName, type RunQueue } from "./runQueue";
 import { requestRun, type RunRequestInput, type RunRequestOutcome } from "./runRequester";
 import { RunRequestLog } from "./runRequests";
@@ -15,9 +16,6 @@ import { listRuns, readRun, readStatus, type RunListPage, type RunView, type Syn
 import { readScopeView, type ScopeView } from "./scopeView";
 import { describeHeldDeletions, type HeldDeletionList } from "./heldDeletions";
 import { readCredentialStatus, type CredentialStatus } from "../identity/credentialStatus";
-
-/** A lease is renewed at least this often (or at a third of a shorter TTL), so one failed renewal never loses it. */
-const maxRenewIntervalMs = 60_000;
 
 export interface SyncServiceOptions {
   composeTenant: ComposeTenant;
@@ -55,7 +53,7 @@ export class SyncService {
     const leaseTtlMs = options.timing?.leaseTtlMs ?? settings.leaseTtlSeconds * 1000;
     const timing: ServiceTiming = {
       leaseTtlMs,
-      renewEveryMs: options.timing?.renewEveryMs ?? Math.min(maxRenewIntervalMs, Math.max(1, Math.floor(leaseTtlMs / 3))),
+      renewEveryMs: options.timing?.renewEveryMs ?? leaseRenewalInterval(leaseTtlMs),
       runBudgetMs: options.timing?.runBudgetMs ?? settings.runBudgetSeconds * 1000,
     };
     let ready: Promise<void> | undefined;
@@ -101,6 +99,11 @@ export class SyncService {
         failures.push(`tenant ${tenantId}: ${(error as Error).message}`);
         logger.error(`Could not request the scheduled run: ${(error as Error).message}`, { tenantId });
       }
+    }
+    // Once a day is enough to mail the admin well before SECRET_EXPIRY_WARNING_DAYS run out; the status endpoint says it on every call.
+    for (const { tenantId, secret } of await this.context.credentialStatus()) {
+      if (!secret || secret.state === "valid" || secret.state === "noExpiry") continue;
+      logEvent(logger, "warn", "secretExpiring", secret.message, { tenantId, runId: null, secretName: secret.secretName, vaultUrl: secret.vaultUrl, state: secret.state, daysLeft: secret.daysLeft, expiresOn: secret.expiresOn });
     }
     let purged: PurgeResult[] = [];
     try {

@@ -46,7 +46,11 @@ export async function readRun(context: ServiceContext, runId: string, tenantIds:
 }
 
 function statusOf(context: ServiceContext, lease: RunLeaseRecord | undefined, request: RunRequestRecord | undefined, summary: SyncRunSummary | undefined): RunStatus {
-  if (lease) return context.leases.isExpired(lease) ? "stalled" : lease.state;
+  if (lease) {
+    if (context.leases.isExpired(lease)) return "stalled";
+    // Between two invocations of a long run the continuation waits in the queue: the run is paused, not newly queued.
+    return lease.state === "queued" && request?.status === "paused" ? "paused" : lease.state;
+  }
   if (request?.status === "failed" || request?.status === "succeeded" || request?.status === "quarantined") return request.status;
   if (summary?.status === "failed" || summary?.status === "succeeded" || summary?.status === "quarantined") return summary.status;
   // A run the CLI started takes no lease and writes no request record; its own record says how it stands.

@@ -1,4 +1,5 @@
 // Runs one sync of a tenant: reads both delta streams, applies each page, then sweeps, recomputes closures and commits.
+import { describeFailure } from "../errors/syncError";
 import { createHash } from "node:crypto";
 import type { StreamName } from "../directory/directoryObjects";
 import { parseDevicePage, parseGroupPage, parseUserPage } from "../graph/deltaParsing";
@@ -37,6 +38,8 @@ export interface SyncRequest {
   allowDeletions?: boolean;
   /** Called after each page's checkpoint; a lease holder renews here, and throwing stops the run. */
   heartbeat?: () => Promise<void>;
+  /** Aborted (SIGINT, SIGTERM): the run stops at the next checkpoint as at a deadline, "paused", and can be continued. */
+  stopSignal?: AbortSignal;
 }
 
 export interface SyncProgress {
@@ -165,7 +168,7 @@ export class SyncEngine {
         logger.info("Deadline reached; the run stopped at a checkpoint and can be continued");
       } else {
         summary.status = "failed";
-        summary.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        summary.error = describeFailure(error);
         logger.error(`Sync failed: ${summary.error}`);
       }
     }
@@ -271,7 +274,7 @@ export class SyncEngine {
       progress.fullRead = current.fullReadGeneration !== undefined;
       current = { ...current, pages: current.pages + 1, objects: current.objects + page.objects.length, nextLink: page.nextLink, pendingDeltaLink: page.nextLink ? undefined : page.deltaLink };
       if (!page.nextLink && !page.deltaLink) throw new Error(`GET ${cursor.kind === "link" ? describe(cursor.url) : stream + "/delta"} answered a page with neither @odata.nextLink nor @odata.deltaLink`);
-      const stopping = stop.requested || (request.deadline !== undefined && Date.now() >= request.deadline);
+      const stopping = stop.requested || request.stopSignal?.aborted === true || (request.deadline !== undefined && Date.now() >= request.deadline);
       if (context.buffer && context.buffer.size < (this.deps.writeBufferOperations ?? defaultWriteBufferOperations) && page.nextLink && !stopping) {
         // Not flushed yet: the saved checkpoint stays at the last flushed page, which a rerun resumes from.
       } else if (!dryRun) {

@@ -30,7 +30,7 @@ describe("connection check", () => {
   test("a correct managed identity setup passes every check", async () => {
     const report = await runConnectionCheck(world.environment());
     assert.equal(report.ok, true, formatCheckReport(report));
-    assert.deepEqual(outcomes(report), { settings: "pass", storage: "pass", graphToken: "pass", graphPermissions: "pass", graphUsers: "pass", graphGroups: "pass" });
+    assert.deepEqual(outcomes(report), { settings: "pass", storage: "pass", tenant: "pass", graphToken: "pass", graphPermissions: "pass", graphUsers: "pass", graphGroups: "pass" });
     assert.match(lineOf(report, "graphPermissions", "pass").message, /exactly what the sync needs: User\.Read\.All, GroupMember\.Read\.All/);
     assert.match(lineOf(report, "graphUsers", "pass").message, /answered 1 object/);
   });
@@ -102,7 +102,7 @@ describe("connection check", () => {
     const report = await runConnectionCheck(world.environment({ ENTRA_CREDENTIAL_MODE: "federatedCredential", ENTRA_CLIENT_ID: ids.untrustingApp }));
     const failed = lineOf(report, "graphToken", "fail");
     assert.match(failed.message, /AADSTS70021/);
-    assert.match(failed.fix ?? "", new RegExp(`az ad app federated-credential create --id ${ids.untrustingApp} --parameters .*"audiences":\\["api://AzureADTokenExchange"\\]`));
+    assert.match(failed.message, new RegExp(`az ad app federated-credential create --id ${ids.untrustingApp} --parameters .*"audiences":\\["api://AzureADTokenExchange"\\]`));
   });
 
   test("GET /api/check answers the report as JSON, 200 when everything passes and 503 when a check fails", async () => {

@@ -39,6 +39,11 @@ describe("settings", () => {
   const bad: Array<[string, Record<string, string>, RegExp]> = [
     ["missing tenant", { DirectoryStorage: "x" }, /^Setting ENTRA_TENANT_ID is required: the directory.s tenant id, a GUID/],
     ["tenant not a GUID", { ...base, ENTRA_TENANT_ID: "contoso" }, /^Setting ENTRA_TENANT_ID must be a GUID such as /],
+    ["the all-zero placeholder tenant", { ...base, ENTRA_TENANT_ID: "00000000-0000-0000-0000-000000000000" }, /^Setting ENTRA_TENANT_ID is the all-zero placeholder; set the directory's tenant id/],
+    ["the all-zero tenant in SYNC_TENANTS", { ...base, SYNC_TENANTS: JSON.stringify([{ tenantId: "00000000-0000-0000-0000-000000000000" }]) }, /^Setting SYNC_TENANTS is the all-zero placeholder/],
+    ["both storage settings", { ...base, DirectoryStorage__tableServiceUri: "https://acct.table.core.windows.net" }, /^Setting DirectoryStorage and DirectoryStorage__tableServiceUri are both set; keep one/],
+    ["Graph pinned to the public cloud in usgov", { ...base, ENTRA_CLOUD: "usgov", GRAPH_ENDPOINT: "https://graph.microsoft.com" }, /^Setting GRAPH_ENDPOINT is https:\/\/graph\.microsoft\.com, the public cloud's, but ENTRA_CLOUD is usgov; leave GRAPH_ENDPOINT empty/],
+    ["authority pinned to the public cloud in china", { ...base, ENTRA_CLOUD: "china", AUTHORITY_HOST: "https://login.microsoftonline.com" }, /^Setting AUTHORITY_HOST is https:\/\/login\.microsoftonline\.com, the public cloud's, but ENTRA_CLOUD is china/],
     ["unknown mode", { ...base, ENTRA_CREDENTIAL_MODE: "password" }, /^Setting ENTRA_CREDENTIAL_MODE must be one of managedIdentity, /],
     ["secret mode without client id", { ...base, ENTRA_CREDENTIAL_MODE: "clientSecret" }, /^Setting ENTRA_CLIENT_ID is required when ENTRA_CREDENTIAL_MODE is clientSecret/],
     ["http Graph endpoint", { ...base, GRAPH_ENDPOINT: "http://graph.microsoft.com" }, /^Setting GRAPH_ENDPOINT must be an https URL/],

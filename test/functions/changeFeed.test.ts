@@ -12,6 +12,8 @@ import { useSyncService } from "../../src/service/serviceProvider";
 import { openServiceTables } from "../../src/service/serviceStorage";
 import { SyncService } from "../../src/service/syncService";
 import { DirectoryModel } from "../../standin/directoryModel";
+import { silentLogger } from "../../src/logging/logger";
+import { runUnderLease } from "../../src/service/leasedRun";
 import { startEnvironment, type TestEnvironment } from "../support/testEnvironment";
 import { clearQueue, drainWorker, httpRequest, installService, invocation, requestQueue, standInComposer } from "./support/functionsHarness";
 
@@ -203,5 +205,35 @@ describe("status and retention over time", () => {
     assert.equal(await entityCount(settings, "runRequests"), 2, "only the requests the two timers made remain");
     const purged = new RegExp(`Purged 3 runs, 2 run requests and ${before.changes} change events`);
     assert.ok(purge.lines.some((entry) => purged.test(String(entry.line.message)) && entry.line.tenantId === settings.tenantId), JSON.stringify(purge.lines));
+  });
+});
+
+describe("one engine, one change feed", () => {
+  test("a sync started from the CLI writes the feed exactly as a run of the app does", async () => {
+    const appSettings = env.settings();
+    const cliSettings = env.settings();
+    const cliSync = async () => {
+      const outcome = await runUnderLease(cliSettings, { trigger: "cli" }, { logger: silentLogger, composeTenant: standInComposer(env) });
+      assert.ok(outcome.started && outcome.result.summary.status === "succeeded");
+      return outcome.result.summary.runId;
+    };
+    installService(env, appSettings);
+    await syncNow({ mode: "full" });
+    await cliSync();
+    const user = [...env.model.users.values()].find((candidate) => !candidate.deleted)!;
+    const group = [...env.model.groups.values()].find((candidate) => (env.model.members.get(candidate.id)?.size ?? 0) > 1)!;
+    env.model.updateUser(user.id, { jobTitle: "Feed Reader" });
+    env.model.removeMember(group.id, [...env.model.members.get(group.id)!.keys()][0]!);
+    const appRun = await syncNow({});
+    const cliRun = await cliSync();
+    const comparable = (events: ChangeEvent[]) => events.map((event) => `${event.kind} ${event.objectId} ${event.groupId ?? ""} ${event.description}`).sort();
+    const appEvents = (await readAll(`/api/sync/changes?runId=${appRun}`)).events;
+    installService(env, cliSettings);
+    const cliEvents = (await readAll(`/api/sync/changes?runId=${cliRun}`)).events;
+    assert.ok(appEvents.some((event) => event.kind === "userUpdated" && event.objectId === user.id));
+    assert.ok(appEvents.some((event) => event.kind === "membershipRemoved" && event.groupId === group.id));
+    assert.deepEqual(comparable(cliEvents), comparable(appEvents));
+    const status = (await get(getSyncStatus, "/api/sync/status")).jsonBody as { tenants: Array<{ lastSuccessfulRunId: string }> };
+    assert.equal(status.tenants[0]!.lastSuccessfulRunId, cliRun, "the CLI's run is the last success, as the app's would be");
   });
 });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { HttpResponseInit, Timer } from "@azure/functions";
 import { failPoisonedSyncRequest } from "../../functions/failPoisonedSyncRequest";
+import { getSyncRun } from "../../functions/getSyncRun";
 import { requestSync } from "../../functions/requestSync";
 import { runSyncRequest } from "../../functions/runSyncRequest";
 import { scheduledSync } from "../../functions/scheduledSync";
@@ -156,6 +157,18 @@ describe("run lifecycle", () => {
     assert.equal(request?.attempts, invocations);
     assert.equal(await stores(settings).leases.read(settings.tenantId), undefined, "released at the end");
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
+  });
+
+  test("between two invocations of a long run, the run view says paused", async () => {
+    const settings = env.settings();
+    installService(env, settings, { runBudgetMs: 0 });
+    const runId = (await postSync({ mode: "full" })).jsonBody.runId as string;
+    const [first] = await takeMessages(requestQueue(env));
+    await runSyncRequest(first!.message, invocation("runSyncRequest", { dequeueCount: 1 }).context);
+    const response = await getSyncRun(httpRequest({ method: "GET", path: `/api/sync/runs/${runId}`, params: { runId } }), invocation("getSyncRun").context);
+    const view = JSON.parse(JSON.stringify(response.jsonBody)) as { status: string; lease: { state: string } | null; request: { continuations: number } };
+    assert.deepEqual({ status: view.status, lease: view.lease?.state, continuations: view.request.continuations }, { status: "paused", lease: "queued", continuations: 1 });
+    await drainWorker(requestQueue(env));
   });
 
   test(

@@ -195,6 +195,8 @@ describe("POST /api/sync", () => {
       { handler: getSyncStatus, path: "/api/sync/status?tenantId=0f0f0f0f-0000-4000-8000-000000000000", status: 404, code: "unknown_tenant" },
       { handler: getSyncStatus, path: "/api/sync/status?verbose=1", status: 400, code: "unknown_parameter" },
       { handler: getSyncChanges, path: "/api/sync/changes?since=yesterday", status: 400, code: "invalid_parameter" },
+      // Times that do not exist, which Date.parse would roll over into the next day or month.
+      ...["2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-04-31T12:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00%2B24:00"].map((since) => ({ handler: getSyncChanges, path: `/api/sync/changes?since=${since}`, status: 400, code: "invalid_parameter" })),
       { handler: getSyncChanges, path: "/api/sync/changes?since=2026-01-01T00:00:00Z&sinceRunId=20260101T000000Z-abcdef", status: 400, code: "invalid_parameter" },
       { handler: getSyncChanges, path: "/api/sync/changes?limit=0", status: 400, code: "invalid_parameter" },
       { handler: getSyncChanges, path: "/api/sync/changes?limit=5000", status: 400, code: "invalid_parameter" },
@@ -207,6 +209,10 @@ describe("POST /api/sync", () => {
       assert.equal(response.status, testCase.status, `${testCase.path}: ${JSON.stringify(response.jsonBody)}`);
       assert.equal(response.jsonBody.error.code, testCase.code, testCase.path);
     }
+    const impossible = await call(getSyncChanges, { method: "GET", path: "/api/sync/changes?since=2026-02-30T00:00:00Z" });
+    assert.equal(impossible.jsonBody.error.message, "since must be an ISO 8601 time that exists, with a zone, such as 2026-01-01T00:00:00Z");
+    const leapDay = await call(getSyncChanges, { method: "GET", path: "/api/sync/changes?since=2024-02-29T23:59:59.5%2B01:00" });
+    assert.equal(leapDay.status, 200, "a time that exists, with an offset, is taken");
     const keyed = await call(getSyncStatus, { method: "GET", path: "/api/sync/status?code=abc" });
     assert.equal(keyed.status, 200, "the function key in the query string is allowed");
   });

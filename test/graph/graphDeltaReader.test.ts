@@ -13,7 +13,8 @@ const page = (body: unknown, status = 200, headers: Record<string, string> = {})
 function scripted(answer: (request: number, now: number) => Response) {
   let clock = 1_000_000;
   let requests = 0;
-  const client = { api: () => ({ responseType: () => ({ get: async () => answer(++requests, clock) }) }) } as unknown as Client;
+  const request = { middlewareOptions: () => request, responseType: () => ({ get: async () => answer(++requests, clock) }) };
+  const client = { api: () => request } as unknown as Client;
   const sleeps: number[] = [];
   const metrics = emptyGraphMetrics();
   const reader = new GraphDeltaReader(client, endpoint, metrics, { maxRetries: 3, sleep: async (ms) => void (sleeps.push(ms), (clock += ms)), now: () => clock });

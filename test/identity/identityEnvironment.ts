@@ -68,8 +68,8 @@ export function makeCertificate(subject = "/CN=entra-sync-test"): TestCertificat
 }
 
 /** Everything a credential-mode test needs, IDENTITY_ENDPOINT set until stop(); MSAL fixes the source per process, so one per test file. */
-export async function startIdentityEnvironment(options: { model?: DirectoryModel; accessTokenLifetimeSeconds?: number } = {}): Promise<IdentityEnvironment> {
-  const env = await startEnvironment({ model: options.model, standIn: { accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds } });
+export async function startIdentityEnvironment(options: { model?: DirectoryModel; accessTokenLifetimeSeconds?: number; usersPageSize?: number } = {}): Promise<IdentityEnvironment> {
+  const env = await startEnvironment({ model: options.model, standIn: { accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds, usersPageSize: options.usersPageSize } });
   const entra = env.standIn;
   const identity = await ManagedIdentityStandIn.start({
     entra,

@@ -234,8 +234,11 @@ describe("one source of truth for setting names", () => {
     assert.equal(example.Values["DirectoryStorage"], "UseDevelopmentStorage=true");
     const unknown = Object.keys(example.Values).filter((name) => !settingNames.includes(name) && !["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"].includes(name));
     assert.deepEqual(unknown, [], `local.settings.example.json has settings nobody reads: ${unknown.join(", ")}`);
-    const settings = loadSettings(example.Values);
+    // The tenant id is the one value to fill in: the placeholder is refused, not synced.
+    assert.throws(() => loadSettings(example.Values), /^SettingsError: Setting ENTRA_TENANT_ID is the all-zero placeholder/);
+    const settings = loadSettings({ ...example.Values, ENTRA_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47", ENTRA_CLOUD: "usgov" });
     assert.deepEqual(settings.storage, { connectionString: "UseDevelopmentStorage=true" });
+    assert.equal(settings.graphEndpoint, "https://graph.microsoft.us", "no endpoint pinned to the public cloud");
   });
 
   test("README.md's configuration table names every setting in backticks", () => {

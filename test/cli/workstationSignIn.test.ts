@@ -1,0 +1,114 @@
+// The CLI on a workstation reads Graph as the admin signed in to the Azure CLI (a fake `az` on PATH prints the token), refuses another tenant's account, and check's advice fits a workstation.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { freePort } from "../../standin/azuriteProcess";
+import { DirectoryModel } from "../../standin/directoryModel";
+import { startEnvironment, type TestEnvironment } from "../support/testEnvironment";
+
+const cli = resolve(__dirname, "../../src/cli/main.js");
+/** The Azure CLI's own client id: what an `az account get-access-token` token names as its app. */
+const azureCliAppId = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+let env: TestEnvironment;
+let fakeAzDir: string;
+
+before(async () => {
+  env = await startEnvironment({ model: DirectoryModel.generate({ seed: 31, users: 15, groups: 4 }) });
+  fakeAzDir = mkdtempSync(join(tmpdir(), "fake-az-"));
+  // Like the real `az account get-access-token --output json`: the token JSON on stdout; the arguments are logged for the test.
+  writeFileSync(join(fakeAzDir, "az"), `#!/bin/sh\necho "$@" >> "${fakeAzDir}/calls.log"\ncat "${fakeAzDir}/token.json"\n`);
+  chmodSync(join(fakeAzDir, "az"), 0o755);
+});
+after(async () => {
+  rmSync(fakeAzDir, { recursive: true, force: true });
+  await env?.stop();
+});
+
+/** What `az account get-access-token` prints for an admin of this tenant: a delegated token for the resource. */
+function signInAs(tenantId: string, resource: string = env.standIn.url): void {
+  const token = env.standIn.issueAccessToken({ appId: azureCliAppId, objectId: randomUUID(), tenantId, delegated: { scp: "Directory.AccessAsUser.All User.Read.All", upn: "admin@contoso.com" } }, resource);
+  const expiresOn = Math.floor(Date.now() / 1000) + 3600;
+  writeFileSync(join(fakeAzDir, "token.json"), JSON.stringify({ accessToken: token, expiresOn: new Date(expiresOn * 1000).toISOString(), expires_on: expiresOn, tenant: tenantId, tokenType: "Bearer" }));
+  writeFileSync(join(fakeAzDir, "calls.log"), "");
+}
+
+function runCli(args: string[], settings: Record<string, string>, options: { az?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const path = options.az === false ? "/usr/bin:/bin" : `${fakeAzDir}:/usr/bin:/bin`;
+    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: path, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...settings }, cwd: __dirname });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolvePromise({ code, stdout, stderr, ms: Date.now() - started }));
+  });
+}
+
+/** The default deployment's settings (managedIdentity), as an admin has them on a workstation. */
+function deployedSettings(extra: Record<string, string> = {}): Record<string, string> {
+  const settings = env.settings();
+  return { ENTRA_TENANT_ID: settings.tenantId, GRAPH_ENDPOINT: settings.graphEndpoint, AUTHORITY_HOST: settings.authorityHost, DirectoryStorage: env.azurite.connectionString, TABLE_PREFIX: settings.tablePrefix, ...extra };
+}
+
+describe("sign-in from a workstation", () => {
+  test("in managedIdentity mode, sync reads Graph as the Azure CLI's account for the configured tenant, and says so", async () => {
+    signInAs(env.standIn.tenantId);
+    const settings = deployedSettings();
+    const result = await runCli(["sync", "--full"], settings);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /Reading Microsoft Graph as the account signed in to the Azure CLI \(az login --tenant \S+\), with its delegated permissions/);
+    assert.match(result.stdout, /Run \S+ succeeded/);
+    const calls = readFileSync(join(fakeAzDir, "calls.log"), "utf8");
+    assert.match(calls, new RegExp(`account get-access-token --output json --resource ${env.standIn.url} --tenant ${env.standIn.tenantId}`));
+    const exported = JSON.parse((await runCli(["export"], settings)).stdout) as { users: unknown[] };
+    assert.equal(exported.users.length, [...env.model.users.values()].filter((user) => !user.deleted).length);
+  });
+
+  test("an Azure CLI signed in to another tenant is refused before any read, with az login --tenant", async () => {
+    const other = "0d000000-0000-4000-8000-0000000000d0";
+    signInAs(other);
+    const before = env.standIn.graphRequestCount();
+    const result = await runCli(["sync"], deployedSettings());
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, new RegExp(`token is for tenant ${other}, but this run is for tenant ${env.standIn.tenantId}.*The Azure CLI is signed in to tenant ${other}: run az login --tenant ${env.standIn.tenantId}`));
+    assert.equal(env.standIn.graphRequestCount(), before);
+  });
+
+  test("check run locally signs in as the admin, checks the tenant, and does not blame the managed identity", async () => {
+    signInAs(env.standIn.tenantId);
+    const signedIn = await runCli(["check"], deployedSettings());
+    assert.equal(signedIn.code, 0, signedIn.stdout);
+    assert.match(signedIn.stdout, /PASS graphToken: Got a Microsoft Graph token as admin@contoso\.com \(the Azure CLI's account, delegated permissions: Directory\.AccessAsUser\.All User\.Read\.All\)/);
+    assert.match(signedIn.stdout, /PASS tenant: /);
+    assert.match(signedIn.stdout, /PASS graphUsers: /);
+    const noCli = await runCli(["check"], deployedSettings(), { az: false });
+    assert.equal(noCli.code, 1);
+    assert.match(noCli.stdout, new RegExp(`FAIL graphToken: .*Fix: Sign in to the directory's tenant: az login --tenant ${env.standIn.tenantId}`));
+    const deployedMode = await runCli(["check", "--sign-in", "app"], deployedSettings());
+    assert.match(deployedMode.stdout, /FAIL graphToken: .*managed identity.*exists only in Azure.*--sign-in cli/);
+    assert.doesNotMatch(deployedMode.stdout, /Check that the Function App has the managed identity/);
+  });
+
+  test("the CLI gives up on an unreachable Graph endpoint within 30 seconds, in one line", async () => {
+    const port = await freePort();
+    signInAs(env.standIn.tenantId, `https://127.0.0.1:${port}`);
+    const result = await runCli(["sync"], deployedSettings({ GRAPH_ENDPOINT: `https://127.0.0.1:${port}` }));
+    assert.equal(result.code, 1);
+    assert.ok(result.ms < 30_000, `took ${result.ms} ms`);
+    assert.match(result.stdout, new RegExp(`error: Microsoft Graph at 127\\.0\\.0\\.1:${port} could not be reached: the connection was refused \\(ECONNREFUSED\\)`));
+    assert.doesNotMatch(result.stdout + result.stderr, /fetch failed|\n\s+at /);
+  });
+
+  test("--sign-in takes only app, cli or device", async () => {
+    const result = await runCli(["sync", "--sign-in", "browser"], deployedSettings());
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.trim(), '--sign-in must be one of app, cli, device, got "browser".');
+  });
+});
