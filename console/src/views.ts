@@ -397,14 +397,18 @@ export const changes: View = async (main, context, runId) => {
   const until = h("input", { type: "datetime-local", id: "change-until", name: "until" });
   const pageSize = h("select", { id: "change-limit", name: "limit" }, ...[10, 25, 50, 100].map((size) => h("option", { value: size, selected: size === 25 }, String(size))));
   const toIso = (value: string) => (value ? new Date(`${value}:00Z`).toISOString() : undefined);
+  let latest = 0;
   const render = async () => {
+    // Only the newest request may draw: an older page arriving late must not replace the filters just applied.
+    const request = ++latest;
     let page: { events: ChangeEvent[]; nextCursor: string | null };
     try {
       page = await api.get(`/changes${query({ tenantId: context.tenantId, objectType: objectType.value || undefined, since: toIso(since.value), until: toIso(until.value), runId, cursor: cursors[cursors.length - 1], limit: pageSize.value })}`);
     } catch (error) {
-      replaceChildren(results, failureNote(error));
+      if (request === latest) replaceChildren(results, failureNote(error));
       return;
     }
+    if (request !== latest) return;
     replaceChildren(
       results,
       page.events.length === 0
