@@ -3,12 +3,13 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { runConnectionCheck } from "../src/check/connectionCheck";
 import { answer, json } from "../src/service/httpAnswers";
 import { invocationLogger } from "../src/service/invocationLogger";
+import { connectionCheckOptions } from "../src/service/serviceProvider";
 
 export async function connectionCheck(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const logger = invocationLogger(context);
   // 503 lets a probe or a deployment gate see a broken setup without reading the body.
   return await answer(logger, async () => {
-    const report = await runConnectionCheck(process.env, { logger });
+    const report = await runConnectionCheck(process.env, { logger, ...connectionCheckOptions() });
     return json(report.ok ? 200 : 503, report);
   });
 }

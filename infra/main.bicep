@@ -177,6 +177,12 @@ param instanceMemoryMB int = 2048
 @maxValue(90)
 param keyVaultSoftDeleteRetentionInDays int = 90
 
+@description('Create the console\'s Entra sign-in app registration and turn on App Service Authentication (needs the right to register apps).')
+param consoleSignIn bool = true
+
+@description('Object id of the user (azd: the deploying user) who gets the console\'s Sync.Admin role; empty assigns nobody.')
+param consoleAdminPrincipalId string = ''
+
 // Same inputs give the same names, so re-running a deployment updates rather than duplicates.
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -342,6 +348,30 @@ module functionApp 'app/function.bicep' = {
     runRetentionDays: runRetentionDays
     syncChangeNotifications: syncChangeNotifications
     changeNotificationDebounceSeconds: changeNotificationDebounceSeconds
+    consoleSignIn: consoleSignIn
+  }
+}
+
+// The console's sign-in: the app registration (Graph extension) first, then App Service Authentication pointing at it.
+module signInApp 'app/signin-app.bicep' = if (consoleSignIn) {
+  name: 'signin-app'
+  scope: rg
+  params: {
+    uniqueName: 'entra-table-sync-console-${resourceToken}'
+    displayName: 'entra-table-sync console (${environmentName})'
+    functionHostName: functionApp.outputs.defaultHostName
+    managedIdentityPrincipalId: identity.outputs.principalId
+    adminPrincipalId: consoleAdminPrincipalId
+  }
+}
+
+module signIn 'app/signin.bicep' = if (consoleSignIn) {
+  name: 'signin'
+  scope: rg
+  params: {
+    functionAppName: functionApp.outputs.name
+    clientId: signInApp!.outputs.clientId
+    tenantId: tenant().tenantId
   }
 }
 
@@ -355,4 +385,6 @@ output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output CONSOLE_URL string = 'https://${functionApp.outputs.defaultHostName}/api/console'
+output CONSOLE_SIGN_IN_CLIENT_ID string = consoleSignIn ? signInApp!.outputs.clientId : ''
 output GRAPH_PERMISSIONS_GRANTED bool = grantGraphPermissions && entraCredentialMode == 'managedIdentity'

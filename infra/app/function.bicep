@@ -146,6 +146,9 @@ param syncChangeNotifications string
 @description('Quiet period in seconds before notified changes start a run (CHANGE_NOTIFICATION_DEBOUNCE_SECONDS).')
 param changeNotificationDebounceSeconds int
 
+@description('Whether App Service Authentication signs console users in with the managed identity as the sign-in app\'s credential.')
+param consoleSignIn bool = false
+
 // Every app setting of the app, in one list; entries with an empty value are dropped so the code's defaults apply.
 var appSettings = filter(
   [
@@ -194,6 +197,8 @@ var appSettings = filter(
     { name: 'RUN_RETENTION_DAYS', value: string(runRetentionDays) }
     { name: 'SYNC_CHANGE_NOTIFICATIONS', value: syncChangeNotifications }
     { name: 'CHANGE_NOTIFICATION_DEBOUNCE_SECONDS', value: string(changeNotificationDebounceSeconds) }
+    // Read by App Service Authentication: the managed identity whose federated credential replaces the sign-in app's secret.
+    { name: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID', value: consoleSignIn ? identityClientId : '' }
   ],
   setting => !empty(setting.value)
 )

@@ -14,7 +14,7 @@ import { keptDemoDir, type DemoOptions, type KeptDemo } from "./demoOptions";
 
 export type { DemoOptions } from "./demoOptions";
 
-const demoClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
+export const demoClient = { clientId: "11111111-1111-1111-1111-111111111111", clientSecret: "stand-in-secret" };
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const relaunched = relaunchTrustingStandIn();

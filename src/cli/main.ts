@@ -11,7 +11,9 @@ import { createLogger, jsonLinesSink, type Logger } from "../logging/logger";
 import { SyncError } from "../errors/syncError";
 import type { SignInChoice } from "../identity/workstationSignIn";
 import type { SyncProgress } from "../sync/syncEngine";
+import { runConsole } from "./consoleHost";
 import { runDemo } from "./demo";
+import { relaunchTrustingStandIn } from "../../standin/trustedRelaunch";
 import { parseDemoOptions } from "./demoOptions";
 import { cliCompositionOptions, cliSignIn, expectedFailureLine, openKeptDemo, parseSignIn } from "./cliSession";
 import { settingsEnvironment } from "./localSettings";
@@ -42,6 +44,10 @@ Commands:
                                        Check settings, Key Vault, the Graph token and its tenant and permissions, Graph
                                        reads, the scope groups and Table Storage; one line per check with the fix, exit
                                        code 1 on any failure
+  console [--role admin|viewer|none] [--port N] [--users N] [--groups N]
+                                       Serve the admin console and the HTTP API on this machine against the
+                                       built-in sample tenant (Azurite and the Graph stand-in), with a development
+                                       sign-in and queued runs worked in this process
   demo [--users N] [--groups N] [--keep]
                                        Run a full and an incremental sync against a built-in sample tenant of N users
                                        (10 to 100000, default 200) and N groups (3 to 10000, default 20); starts Azurite
@@ -75,7 +81,10 @@ export const cliOptions = {
   demo: { type: "boolean" },
   tenant: { type: "string" },
   "sign-in": { type: "string" },
+  // No parseArgs default: a defaulted option would look given to commands it does not apply to (demo refuses those).
   format: { type: "string" },
+  role: { type: "string" },
+  port: { type: "string" },
 } as const satisfies Record<string, { type: "boolean" | "string"; default?: boolean }>;
 
 type CliValues = ReturnType<typeof parseArgs<{ options: typeof cliOptions; allowPositionals: true }>>["values"];
@@ -99,6 +108,13 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const logger: Logger = createLogger(values.verbose ? jsonLinesSink : () => undefined);
+  if (command === "console") {
+    const relaunched = relaunchTrustingStandIn();
+    if (relaunched !== undefined) return relaunched;
+    const role = values.role;
+    if (role !== undefined && role !== "admin" && role !== "viewer" && role !== "none") throw new SettingsError(`--role must be admin, viewer or none, not ${JSON.stringify(role)}`);
+    return await runConsole({ port: Number(values.port ?? 7071), users: Number(values.users ?? 200), groups: Number(values.groups ?? 20), role, verbose: values.verbose });
+  }
   // Every argument is checked before anything starts (no Azurite left behind by a typo).
   if (command === "demo") return await runDemo(parseDemoOptions(values, positionals));
   const signIn = parseSignIn(values["sign-in"]);

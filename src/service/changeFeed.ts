@@ -25,10 +25,18 @@ export interface ChangePageQuery {
   runId?: string;
   /** Leave out this run's events (the feed "since a run" starts at its start and skips its own). */
   excludeRunId?: string;
+  /** Events before this time (ISO 8601). */
+  until?: string;
+  /** Only events whose kind starts with this object type: user, group, device or membership. */
+  objectType?: ChangeObjectType;
   /** Continue after this cursor from an earlier page. */
   cursor?: string;
   limit: number;
 }
+
+/** What a change is about; event kinds start with it (userCreated, membershipAdded…). */
+export const changeObjectTypes = ["user", "group", "device", "membership"] as const;
+export type ChangeObjectType = (typeof changeObjectTypes)[number];
 
 export interface ChangePage {
   events: ChangeEvent[];
@@ -60,6 +68,9 @@ export class ChangeFeed implements ChangeSink {
     let filter = odata`PartitionKey eq ${query.tenantId}`;
     if (after !== undefined) filter += odata` and RowKey gt ${after}`;
     if (query.since !== undefined) filter += odata` and RowKey ge ${query.since}`;
+    if (query.until !== undefined) filter += odata` and RowKey lt ${query.until}`;
+    // Kinds are letters only, so "{" (just after "z") bounds every kind with the prefix.
+    if (query.objectType !== undefined) filter += odata` and kind ge ${query.objectType} and kind lt ${`${query.objectType}{`}`;
     if (query.runId !== undefined) filter += odata` and runId eq ${query.runId}`;
     if (query.excludeRunId !== undefined) filter += odata` and runId ne ${query.excludeRunId}`;
     const events: ChangeEvent[] = [];

@@ -6,7 +6,9 @@ import { ApiError } from "./httpInput";
 /** The shape @azure/functions accepts as an HTTP function's return value. */
 export interface HttpAnswer {
   status: number;
-  jsonBody: unknown;
+  jsonBody?: unknown;
+  /** A body that is not JSON: the console's page and assets. */
+  body?: Buffer | string;
   headers?: Record<string, string>;
 }
 

@@ -1,5 +1,6 @@
 // Reads and validates what HTTP callers send, so every mistake becomes a 4xx that says what is wrong before anything runs.
 import { z } from "zod";
+import { changeObjectTypes, type ChangeObjectType } from "./changeFeed";
 import { isRunId } from "./runQueue";
 
 /** A sync request is four small fields; 16 KiB leaves room for whitespace and refuses anything else. */
@@ -157,6 +158,12 @@ const changesQuerySchema = z.strictObject({
   tenantId: z.string().regex(guidPattern, `must be a tenant id (a GUID such as ${exampleTenantId})`).optional(),
   since: isoTimeParameter.optional(),
   sinceRunId: z.string().refine(isRunId, `must be a run id such as ${exampleRunId}`).optional(),
+  until: z
+    .string()
+    .regex(isoTimePattern, "must be an ISO 8601 time with a zone, such as 2026-01-02T00:00:00Z")
+    .refine((value) => !Number.isNaN(Date.parse(value)), "must be an ISO 8601 time with a zone, such as 2026-01-02T00:00:00Z")
+    .optional(),
+  objectType: z.enum(changeObjectTypes, { message: `must be one of ${changeObjectTypes.join(", ")}` }).optional(),
   runId: z.string().refine(isRunId, `must be a run id such as ${exampleRunId}`).optional(),
   cursor: z.string().max(512, "is not one this API returned").optional(),
   limit: z
@@ -172,6 +179,8 @@ export interface ChangesQuery {
   tenantId: string | undefined;
   since: string | undefined;
   sinceRunId: string | undefined;
+  until: string | undefined;
+  objectType: ChangeObjectType | undefined;
   runId: string | undefined;
   cursor: string | undefined;
   limit: number;
@@ -187,6 +196,27 @@ function queryObject(query: URLSearchParams): Record<string, string> {
   return values;
 }
 
+/** The import log answers at most this many runs per page; a run outline is small, so a page stays quick. */
+export const maxRunPageSize = 200;
+const defaultRunPageSize = 25;
+
+const runsQuerySchema = z.strictObject({
+  tenantId: z.string().regex(guidPattern, `must be a tenant id (a GUID such as ${exampleTenantId})`).optional(),
+  cursor: z.string().max(512, "is not one this API returned").optional(),
+  limit: z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from 1 to ${maxRunPageSize}`)
+    .transform(Number)
+    .refine((value) => value >= 1 && value <= maxRunPageSize, `must be a whole number from 1 to ${maxRunPageSize}`)
+    .optional(),
+  code: z.string().optional(),
+});
+
+export function parseRunsQuery(query: URLSearchParams): { tenantId: string | undefined; cursor: string | undefined; limit: number } {
+  const parsed = parseWith(runsQuerySchema, queryObject(query), "query parameter");
+  return { tenantId: parsed.tenantId, cursor: parsed.cursor, limit: parsed.limit ?? defaultRunPageSize };
+}
+
 export function parseTenantQuery(query: URLSearchParams): { tenantId: string | undefined } {
   return { tenantId: parseWith(tenantQuerySchema, queryObject(query), "query parameter").tenantId };
 }
@@ -195,7 +225,7 @@ export function parseChangesQuery(query: URLSearchParams): ChangesQuery {
   const parsed = parseWith(changesQuerySchema, queryObject(query), "query parameter");
   const starts = [parsed.since, parsed.sinceRunId].filter((value) => value !== undefined);
   if (starts.length > 1) throw new ApiError(400, "invalid_parameter", "Give since or sinceRunId, not both");
-  return { tenantId: parsed.tenantId, since: parsed.since, sinceRunId: parsed.sinceRunId, runId: parsed.runId, cursor: parsed.cursor, limit: parsed.limit ?? defaultChangePageSize };
+  return { tenantId: parsed.tenantId, since: parsed.since, sinceRunId: parsed.sinceRunId, until: parsed.until, objectType: parsed.objectType, runId: parsed.runId, cursor: parsed.cursor, limit: parsed.limit ?? defaultChangePageSize };
 }
 
 /** Who asked, for the run log: the App Service Authentication principal if present; the worker never sees a function key's name. */

@@ -22,6 +22,13 @@ export interface RunRequestRecord extends Pick<SyncRunSummary, "runId" | "tenant
   failure: string | undefined;
   /** The error of the latest failed attempt, kept while retries remain. */
   lastError: string | undefined;
+  /** Pages and objects read so far per stream, written by the worker while it reads, so the console can show a run moving. */
+  progress?: RunProgress;
+}
+
+export interface RunProgress {
+  streams: Record<string, { pages: number; objects: number }>;
+  updatedAt: string;
 }
 
 /** RowKey of the marker that remembers a tenant's last successful (not dry) run; run ids start with a digit. */
@@ -84,6 +91,10 @@ function toEntity(record: Partial<RunRequestRecord>): Record<string, string | nu
   const entity: Record<string, string | number | boolean> = {};
   for (const [name, value] of Object.entries(record)) {
     if (value === undefined || name === "runId" || name === "tenantId") continue;
+    if (name === "progress") {
+      entity[name] = JSON.stringify(value);
+      continue;
+    }
     entity[name] = typeof value === "string" && (name === "failure" || name === "lastError") ? value.slice(0, maxErrorLength) : (value as string | number | boolean);
   }
   return entity;
@@ -107,5 +118,14 @@ function fromEntity(entity: Record<string, unknown>): RunRequestRecord {
     endedAt: text("endedAt"),
     failure: text("failure"),
     lastError: text("lastError"),
+    ...(text("progress") ? { progress: parseProgress(text("progress")!) } : {}),
   };
+}
+
+function parseProgress(value: string): RunProgress | undefined {
+  try {
+    return JSON.parse(value) as RunProgress;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,6 +7,7 @@ import type { Logger } from "../logging/logger";
 import { logEvent } from "../logging/operationalEvents";
 import { addWarning, type SyncRunSummary } from "../sync/syncRun";
 import { recordRunFailure } from "./runFailure";
+import { ProgressRecorder } from "./runProgress";
 import { LeaseKeeper, LeaseLostError, type RunLeaseRecord } from "./runLease";
 import { maxDequeueCount, parseRunMessage, syncPoisonQueueName, type RunMessage } from "./runQueue";
 import type { RunRequestRecord } from "./runRequests";
@@ -111,7 +112,8 @@ async function attemptRun(
   const request = await context.requests.get(tenantId, runId);
   await context.requests.update(tenantId, runId, { status: "running", attempts: (request?.attempts ?? 0) + 1, lastAttemptAt: now });
   const continues = await previousState(context, message, now, logger);
-  const composition = context.composeTenant(tenantSettings, { logger, changeSink: context.changes });
+  const progress = new ProgressRecorder(context.requests, { tenantId, runId, clock: context.clock, logger });
+  const composition = context.composeTenant(tenantSettings, { logger, changeSink: context.changes, onProgress: progress.record });
   logger.info(`Attempt ${attempt} started${continues ? `, continuing from page ${continues.streams.users.pages} of users and ${continues.streams.groups.pages} of groups` : ""}`, { attempt });
   const { summary } = await composition.engine.run({
     mode: message.mode,
@@ -124,6 +126,7 @@ async function attemptRun(
     continues,
     heartbeat: keeper.heartbeat,
   });
+  await progress.settle();
   await keeper.stop();
   if (keeper.lostError) {
     logger.warn("Stopped: the run's lease was taken over, so another invocation carries on");

@@ -7,6 +7,7 @@ import type { Logger } from "../logging/logger";
 import { RunLog } from "../store/runLog";
 import { emptyStoreMetrics } from "../store/tableWriter";
 import type { ChangeSink } from "../directory/changeEvents";
+import type { SyncProgress } from "../sync/syncEngine";
 import type { ChangeFeed } from "./changeFeed";
 import type { RunLeases } from "./runLease";
 import type { RunQueue } from "./runQueue";
@@ -17,7 +18,7 @@ import type { NotificationTaskQueue } from "./notificationTasks";
 import type { SubscriptionRecords } from "./subscriptionRecords";
 
 /** Builds the engine for one tenant; production passes compose(), tests point it at the stand-ins. */
-export type ComposeTenant = (settings: Settings, options: { logger: Logger; changeSink: ChangeSink }) => Composition;
+export type ComposeTenant = (settings: Settings, options: { logger: Logger; changeSink: ChangeSink; onProgress?: (progress: SyncProgress) => void }) => Composition;
 
 export interface ServiceTiming {
   leaseTtlMs: number;

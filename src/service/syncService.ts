@@ -2,7 +2,7 @@
 import { settingsForTenant, type Settings } from "../config/settings";
 import type { Logger } from "../logging/logger";
 import { logEvent } from "../logging/operationalEvents";
-import { ChangeFeed, type ChangePage } from "./changeFeed";
+import { ChangeFeed, type ChangeObjectType, type ChangePage } from "./changeFeed";
 import { purgeExpired, type PurgeResult } from "./retention";
 import { leaseRenewalInterval, RunLeases } from "./runLease";
 import { StorageRunQueue, syncRequestQueueName, type RunQueue } from "./runQueue";
@@ -12,7 +12,9 @@ import { processPoisonMessage, processRunMessage, type WorkResult } from "./runW
 import { runLogOf, type ComposeTenant, type ServiceContext, type ServiceTiming } from "./serviceContext";
 import { openQueue, openServiceTables, type ServiceTables } from "./serviceStorage";
 import { suggestServiceAccounts, type SuggestionReport } from "../policy/serviceAccounts";
-import { readRun, readStatus, type RunView, type SyncStatus } from "./syncStatus";
+import { listRuns, readRun, readStatus, type RunListPage, type RunView, type SyncStatus } from "./syncStatus";
+import { readScopeView, type ScopeView } from "./scopeView";
+import { describeHeldDeletions, type HeldDeletionList } from "./heldDeletions";
 import { readCredentialStatus, type CredentialStatus } from "../identity/credentialStatus";
 import { receiveWebhook, SubscriptionDirectory, type WebhookAnswer, type WebhookInput } from "./changeNotifications";
 import { checkPending, type CheckResult } from "./notificationDebounce";
@@ -38,6 +40,8 @@ export interface ChangeQuery {
   tenantId: string;
   since?: string;
   sinceRunId?: string;
+  until?: string;
+  objectType?: ChangeObjectType;
   runId?: string;
   cursor?: string;
   limit: number;
@@ -187,6 +191,25 @@ export class SyncService {
     return { tenantId, ...(await suggestServiceAccounts(composition.store)) };
   }
 
+  /** The import log newest first, a page at a time. */
+  listRuns(tenantId: string, options: { limit: number; cursor?: string }): Promise<RunListPage> {
+    return listRuns(this.context, tenantId, options);
+  }
+
+  /** The scope and filters in force, with scope groups resolved to names from the tables; reads the tables only. */
+  async readScope(tenantId: string, logger: Logger): Promise<ScopeView> {
+    const settings = settingsForTenant(this.context.settings, tenantId)!;
+    const composition = this.context.composeTenant(settings, { logger, changeSink: this.context.changes });
+    return await readScopeView(settings, composition.store);
+  }
+
+  /** The deletions the threshold holds until a run with allowDeletions: who, why and since when; reads the tables only. */
+  async listHeldDeletions(tenantId: string, logger: Logger): Promise<HeldDeletionList> {
+    const settings = settingsForTenant(this.context.settings, tenantId)!;
+    const composition = this.context.composeTenant(settings, { logger, changeSink: this.context.changes });
+    return describeHeldDeletions(tenantId, await composition.state.readHeldDeletions());
+  }
+
   readStatus(tenantId?: string): Promise<SyncStatus> {
     return readStatus(this.context, tenantId ? [tenantId] : this.tenantIds);
   }
@@ -205,6 +228,8 @@ export class SyncService {
     return await this.context.changes.page({
       tenantId: query.tenantId,
       since: since === undefined ? undefined : new Date(since).toISOString(),
+      until: query.until === undefined ? undefined : new Date(query.until).toISOString(),
+      objectType: query.objectType,
       runId: query.runId,
       excludeRunId: query.sinceRunId,
       cursor: query.cursor,

@@ -3,7 +3,8 @@ import type { CredentialStatus } from "../identity/credentialStatus";
 import { nextOccurrence, parseNcrontab, ScheduleError } from "../schedule/ncrontab";
 import type { SyncRunSummary } from "../sync/syncRun";
 import type { LeaseState, RunLeaseRecord } from "./runLease";
-import type { RunRequestRecord, RunRequestStatus } from "./runRequests";
+import type { RunLogPage } from "../store/runLog";
+import type { RunProgress, RunRequestRecord, RunRequestStatus } from "./runRequests";
 import { runLogOf, type ServiceContext } from "./serviceContext";
 import { readChangeNotificationStatus, type ChangeNotificationStatus } from "./changeNotificationStatus";
 
@@ -70,7 +71,7 @@ function leaseView(context: ServiceContext, lease: RunLeaseRecord): LeaseView {
 
 export interface RunOutline {
   runId: string;
-  status: SyncRunSummary["status"];
+  status: SyncRunSummary["status"] | RunStatus;
   trigger: SyncRunSummary["trigger"];
   requestedBy: string | undefined;
   mode: SyncRunSummary["mode"];
@@ -93,7 +94,8 @@ export interface TenantStatus {
   lastSuccessfulSyncAt: string | null;
   lastSuccessfulRunId: string | null;
   lastRun: RunOutline | null;
-  activeRun: (LeaseView & { runId: string }) | null;
+  /** The run holding the tenant, with what was asked and, while a worker reads, its progress. */
+  activeRun: (LeaseView & { runId: string; mode: RunRequestRecord["mode"] | null; dryRun: boolean | null; requestedBy: string | null; progress: RunProgress | null }) | null;
   nextScheduledRunAt: string | null;
   /** The credential mode and, where a secret lives in Key Vault, its expiry and what to do about it. */
   credential: CredentialStatus | null;
@@ -160,6 +162,7 @@ async function tenantStatus(
   if (lastRun?.status === "failed") warnings.push(`The last run (${lastRun.runId}) failed: ${lastRun.error ?? "no reason recorded"}`);
   if (lastRun && lastRun.warnings.length > 0) warnings.push(`The last run (${lastRun.runId}) reported ${lastRun.warnings.length} warning(s); GET /api/sync/runs/${lastRun.runId} lists them.`);
   const leaseExpired = lease !== undefined && context.leases.isExpired(lease);
+  const activeRequest = lease ? await context.requests.get(tenantId, lease.runId) : undefined;
   // A secret that expires soon, has expired or cannot be read stops the sync; the message names the secret, the vault and the fix.
   if (credential?.secret && credential.secret.state !== "valid" && credential.secret.state !== "noExpiry") warnings.push(credential.secret.message);
   warnings.push(...notifications.warnings);
@@ -169,12 +172,36 @@ async function tenantStatus(
     lastSuccessfulSyncAt: success?.endedAt ?? null,
     lastSuccessfulRunId: success?.runId ?? null,
     lastRun: lastRun ? outline(lastRun) : null,
-    activeRun: lease ? { runId: lease.runId, ...leaseView(context, lease) } : null,
+    activeRun: lease
+      ? { runId: lease.runId, ...leaseView(context, lease), mode: activeRequest?.mode ?? null, dryRun: activeRequest?.dryRun ?? null, requestedBy: activeRequest?.requestedBy ?? null, progress: activeRequest?.progress ?? null }
+      : null,
     nextScheduledRunAt: nextRunAt?.toISOString() ?? null,
     credential: credential ?? null,
     changeNotifications: notifications.status,
     warnings,
   };
+}
+
+export interface RunListPage {
+  tenantId: string;
+  runs: RunOutline[];
+  nextCursor: string | null;
+}
+
+/** The import log newest first, a page at a time; a run still recorded as running shows how it really stands (lease, request). */
+export async function listRuns(context: ServiceContext, tenantId: string, options: { limit: number; cursor?: string }): Promise<RunListPage> {
+  await context.ready();
+  const page: RunLogPage<SyncRunSummary> = await runLogOf(context, tenantId).page(options);
+  const lease = page.runs.some((run) => run.status === "running" || run.status === "paused") ? await context.leases.read(tenantId) : undefined;
+  const runs = await Promise.all(
+    page.runs.map(async (run) => {
+      if (run.status !== "running" && run.status !== "paused") return outline(run);
+      const held = lease && lease.runId === run.runId ? lease : undefined;
+      const request = await context.requests.get(tenantId, run.runId);
+      return { ...outline(run), status: statusOf(context, held, request, run) };
+    }),
+  );
+  return { tenantId, runs, nextCursor: page.nextCursor ?? null };
 }
 
 function outline(run: SyncRunSummary): RunOutline {

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { consoleAssetNames } from "../../src/console/consoleAssets";
 import { compiledCodePaths, packageAssets, productionDependencyPaths, stageDeploymentPackage, type StagedPackage } from "../../tools/deploy/stagePackage";
 
 const repoRoot = path.resolve(__dirname, "../../..");
@@ -59,8 +60,13 @@ describe("deployment package", () => {
     assert.deepEqual(staged.files.filter((file) => /^dist\/functions\/[^/]+\.js$/.test(file)), functionFiles.sort());
   });
 
+  test("ships the admin console's page, stylesheet and every browser module the page serves", () => {
+    for (const file of ["console/static/index.html", "console/static/console.css", ...consoleAssetNames.filter((name) => name.endsWith(".js")).map((name) => `dist/console/${name}`)]) assert.ok(staged.files.includes(file), file);
+  });
+
   test("holds no tests, stand-ins, benchmarks, tooling, TypeScript, source maps or local settings", () => {
-    const outside = staged.files.filter((file) => !file.startsWith("node_modules/") && !["host.json", "package.json", ".funcignore"].includes(file) && !/^dist\/(src|functions)\//.test(file));
+    const declaredAsset = (file: string) => packageAssets.some((asset) => file.startsWith(`${asset.target}/`));
+    const outside = staged.files.filter((file) => !file.startsWith("node_modules/") && !["host.json", "package.json", ".funcignore"].includes(file) && !/^dist\/(src|functions)\//.test(file) && !declaredAsset(file));
     assert.deepEqual(outside, [], "files outside the compiled app");
     const forbidden = staged.files.filter((file) => /(^|\/)local\.settings\.json$|\.(ts|mts|cts|map)$/.test(file));
     assert.deepEqual(forbidden.slice(0, 10), [], "TypeScript, source maps or local settings in the package");

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import Module from "node:module";
 import path from "node:path";
 import { before, describe, test } from "node:test";
+import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import { loadSettings } from "../../src/config/settings";
 import { occurrencesBetween, parseNcrontab } from "../../src/schedule/ncrontab";
 import { maxDequeueCount, syncPoisonQueueName, syncRequestQueueName } from "../../src/service/runQueue";
@@ -19,6 +20,7 @@ interface RegisteredBinding {
 interface Registration {
   name: string;
   bindings: Record<string, RegisteredBinding>;
+  handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 }
 
 const registrations: Registration[] = [];
@@ -26,8 +28,8 @@ const registrations: Registration[] = [];
 /** The worker's core API, which @azure/functions looks up by module name: here it records what the host would receive. */
 const fakeCoreApi = {
   setProgrammingModel: () => undefined,
-  registerFunction: (metadata: Registration) => {
-    registrations.push(metadata);
+  registerFunction: (metadata: Omit<Registration, "handler">, handler: Registration["handler"]) => {
+    registrations.push({ ...metadata, handler });
     return { dispose: () => undefined };
   },
   registerHook: () => ({ dispose: () => undefined }),
@@ -67,15 +69,40 @@ describe("function registrations", () => {
     for (const name of ["failPoisonedSyncRequest", "getSyncChanges", "getSyncRun", "getSyncStatus", "requestSync", "runSyncRequest", "scheduledSync"]) assert.ok(sources.includes(name), name);
   });
 
-  test("no HTTP function answers without a function key, except Graph's webhook, which verifies clientState instead", () => {
+  test("an HTTP function answers without a function key only under /api/console, or is Graph's webhook, which verifies clientState instead", () => {
     const http = registrations.filter((registration) => Object.values(registration.bindings).some((binding) => binding.type === "httpTrigger"));
     assert.ok(http.length >= 4);
-    // Graph cannot send a function key; the webhook refuses anything without a known subscription's clientState (test/functions/changeNotifications).
-    const anonymous = new Set(["receiveChangeNotification"]);
-    for (const registration of http) assert.equal(triggerOf(registration.name).authLevel, anonymous.has(registration.name) ? "anonymous" : "function", registration.name);
+    for (const registration of http) {
+      const trigger = triggerOf(registration.name);
+      if (trigger.authLevel === "anonymous" && registration.name !== "receiveChangeNotification") assert.match(String(trigger.route), /^console(\/|$)/, registration.name);
+      else assert.equal(trigger.authLevel, "function", registration.name);
+    }
     const webhook = triggerOf("receiveChangeNotification");
+    assert.equal(webhook.authLevel, "anonymous");
     assert.equal(webhook.route, "notifications");
     assert.deepEqual(webhook.methods, ["POST"]);
+  });
+
+  test("every anonymous HTTP function refuses a caller who is not signed in (401, or the page's sign-in redirect), but the page's fixed assets", async () => {
+    process.env.WEBSITE_AUTH_ENABLED = "True";
+    try {
+      const anonymous = registrations.filter((registration) => Object.values(registration.bindings).some((binding) => binding.type === "httpTrigger" && binding.authLevel === "anonymous"));
+      assert.ok(anonymous.length >= 10, anonymous.map((registration) => registration.name).join());
+      for (const registration of anonymous) {
+        // The assets are public; the webhook refuses what lacks a known clientState (test/functions/changeNotifications).
+        if (registration.name === "consoleAsset" || registration.name === "receiveChangeNotification") continue;
+        const trigger = triggerOf(registration.name);
+        const runId = "20260101T020000Z-a1b2c3";
+        for (const method of trigger.methods as string[]) {
+          const request = new HttpRequest({ method, url: `https://entra-sync.example.net/api/${String(trigger.route).replace("{runId}", runId)}`, params: { runId }, headers: method === "POST" ? { "content-type": "application/json" } : {}, ...(method === "POST" ? { body: { string: "{}" } } : {}) });
+          const answer = await registration.handler(request, new InvocationContext({ functionName: registration.name }));
+          const expected = registration.name === "consolePage" ? 302 : 401;
+          assert.equal(answer.status, expected, `${registration.name} ${method}`);
+        }
+      }
+    } finally {
+      delete process.env.WEBSITE_AUTH_ENABLED;
+    }
   });
 
   test("HTTP functions: routes, methods and function-level keys", () => {
@@ -85,6 +112,8 @@ describe("function registrations", () => {
       getSyncStatus: { route: "sync/status", methods: ["GET"] },
       getSyncChanges: { route: "sync/changes", methods: ["GET"] },
       getExclusionSuggestions: { route: "scope/suggestions", methods: ["GET"] },
+      listSyncRuns: { route: "sync/runs", methods: ["GET"] },
+      getScope: { route: "scope", methods: ["GET"] },
     };
     for (const [name, { route, methods }] of Object.entries(expected)) {
       const trigger = triggerOf(name);
@@ -98,7 +127,8 @@ describe("function registrations", () => {
   test("docs/api.md and docs/openapi.yaml describe every route of the sync API", () => {
     const guide = fs.readFileSync(path.join(repoRoot, "docs/api.md"), "utf8");
     const openApi = fs.readFileSync(path.join(repoRoot, "docs/openapi.yaml"), "utf8");
-    for (const name of ["requestSync", "getSyncRun", "getSyncStatus", "getSyncChanges", "getExclusionSuggestions", "receiveChangeNotification"]) {
+    const http = registrations.filter((registration) => Object.values(registration.bindings).some((binding) => binding.type === "httpTrigger")).map((registration) => registration.name);
+    for (const name of http) {
       const route = String(triggerOf(name).route);
       assert.ok(guide.includes(`/api/${route}`), `docs/api.md names /api/${route}`);
       assert.ok(openApi.includes(`\n  /${route}:\n`), `docs/openapi.yaml has the path /${route}`);

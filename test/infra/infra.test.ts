@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import type { Node } from "web-tree-sitter";
+import { consoleAppRoles } from "../../src/access/clientPrincipal";
 import { loadSettings, settingNames } from "../../src/config/settings";
 import {
   findSyntaxErrors,
@@ -43,6 +44,8 @@ const hostSettingAllowlist = new Set<string>([
   // Read by the Storage queue trigger on the DirectoryStorage connection; the code itself reads only the table half.
   "DirectoryStorage__queueServiceUri",
   "DirectoryStorage__credential",
+  // Read by App Service Authentication: the managed identity that replaces the console sign-in app's client secret.
+  "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID",
 ]);
 
 // Settings Flex Consumption rejects or ignores (runtime lives in functionAppConfig), plus plain connection strings.
@@ -208,7 +211,9 @@ describe("one source of truth for setting names", () => {
     assert.equal(siteAppSettings?.text, "appSettings", "the site's siteConfig.appSettings must be `var appSettings`");
     for (const other of bicepFiles) {
       for (const resource of resourceDeclarations(other.root)) {
-        assert.ok(!/^Microsoft\.Web\/sites\/config@|^config@/i.test(resource.type), `${other.relativePath}:${resource.line} sets site config outside the appSettings list`);
+        // App Service Authentication's own config (authsettingsV2) is the one site config allowed outside the list.
+        const authSettings = stringLiteral(propertyAt(resource.body, "name")) === "authsettingsV2";
+        assert.ok(authSettings || !/^Microsoft\.Web\/sites\/config@|^config@/i.test(resource.type), `${other.relativePath}:${resource.line} sets site config outside the appSettings list`);
       }
       const appSettingsKeys = other.root.descendantsOfType("object_property").filter((property) => meaningfulChildren(property)[0]?.text === "appSettings");
       const allowed = other === file ? 1 : 0;
@@ -427,5 +432,48 @@ describe("azd wiring", () => {
     assert.match(azureYaml, /^# \S/, "azure.yaml opens with a comment");
     assert.match(azureYaml, /^services:\n {2}(#.*\n {2})?api:\n(?: {4}.*\n)*? {4}host: function$/m);
     assert.match(bicep("infra/app/function.bicep").source, /param serviceName string = 'api'/);
+  });
+});
+
+describe("console sign-in", () => {
+  test("the sign-in app declares exactly the two roles the functions check, and requires an assignment to sign in", () => {
+    const source = bicep("infra/app/signin-app.bicep").source;
+    const values = [...source.matchAll(/^\s+value: '([^']+)'$/gm)].map((match) => match[1]).sort();
+    assert.deepEqual(values, [consoleAppRoles.act, consoleAppRoles.view].sort());
+    assert.match(source, /appRoleAssignmentRequired: true/);
+    assert.match(source, /^extension microsoftGraphV1$/m);
+  });
+
+  test("the sign-in app has no secret: its only credential is the managed identity, as a federated credential", () => {
+    const file = bicep("infra/app/signin-app.bicep");
+    assert.doesNotMatch(file.source, /passwordCredentials|keyCredentials|addPassword/);
+    const credential = resourceDeclarations(file.root).find((resource) => resource.type.startsWith("federatedIdentityCredentials@"));
+    assert.ok(credential, "a federatedIdentityCredentials child resource");
+    assert.equal(propertyAt(credential.body, "subject")?.text, "managedIdentityPrincipalId");
+    assert.match(propertyAt(credential.body, "audiences")?.text ?? "", /'api:\/\/AzureADTokenExchange'/);
+    const auth = bicep("infra/app/signin.bicep");
+    assert.equal(stringLiteral(propertyAt(resourceDeclarations(auth.root).find((resource) => resource.type.startsWith("Microsoft.Web/sites/config@"))?.body, "properties", "identityProviders", "azureActiveDirectory", "registration", "clientSecretSettingName")), "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID");
+    assert.match(bicep("infra/app/function.bicep").source, /\{ name: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID', value: consoleSignIn \? identityClientId : '' \}/);
+  });
+
+  test("authentication lets anonymous requests through to the code, so function keys keep working and the console's routes decide", () => {
+    const auth = bicep("infra/app/signin.bicep");
+    const config = resourceDeclarations(auth.root).find((resource) => resource.type.startsWith("Microsoft.Web/sites/config@"));
+    assert.equal(stringLiteral(propertyAt(config?.body, "name")), "authsettingsV2");
+    assert.equal(propertyAt(config?.body, "properties", "globalValidation", "requireAuthentication")?.text, "false");
+    assert.equal(stringLiteral(propertyAt(config?.body, "properties", "globalValidation", "unauthenticatedClientAction")), "AllowAnonymous");
+    assert.equal(propertyAt(config?.body, "properties", "platform", "enabled")?.text, "true");
+  });
+
+  test("main.bicep wires the sign-in only when consoleSignIn is on, and azd passes the deploying user as the first admin", () => {
+    const main = bicep("infra/main.bicep");
+    const modules = main.root.descendantsOfType("module_declaration").map((module) => module?.text ?? "");
+    for (const path of ["app/signin-app.bicep", "app/signin.bicep"]) {
+      const module = modules.find((text) => text.includes(`'${path}'`));
+      assert.ok(module, path);
+      assert.match(module, /= if \(consoleSignIn\)/, `${path} is conditional`);
+    }
+    const parameters = JSON.parse(readText("infra/main.parameters.json")) as { parameters: Record<string, { value: string }> };
+    assert.equal(parameters.parameters.consoleAdminPrincipalId?.value, "${AZURE_PRINCIPAL_ID}");
   });
 });

@@ -12,7 +12,11 @@ export const compiledSourceFolders = ["src", "functions"];
  * Static files the app reads at run time (a console's HTML, CSS, images), copied from `source` to `target` in the package.
  * tsc copies no such file into dist/, so every one must be listed here; the package test fails for any that is not.
  */
-export const packageAssets: readonly { source: string; target: string }[] = [];
+export const packageAssets: readonly { source: string; target: string }[] = [
+  // The admin console: its page and stylesheet, and its browser modules compiled by `tsc -p console` (src/console/consoleAssets.ts).
+  { source: "console/static", target: "console/static" },
+  { source: "dist/console", target: "dist/console" },
+];
 
 /** Files in dependencies that Node never loads at run time: source maps, TypeScript sources and declarations (about half the files). */
 export const droppedDependencyFile = /\.(?:map|ts|mts|cts|tsbuildinfo)$/;

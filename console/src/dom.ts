@@ -1,0 +1,69 @@
+// Builds DOM nodes from plain data without innerHTML, so nothing the API returns is ever parsed as markup.
+
+type Child = Node | string | number | null | undefined | false;
+type Attributes = Record<string, string | boolean | number | undefined | ((event: Event) => void)>;
+
+/** h("button", { type: "button", onclick }, "Sync now"): attributes set one by one, text as text nodes. */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Attributes = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    if (typeof value === "function") element.addEventListener(name.replace(/^on/, ""), value);
+    else if (value === true) element.setAttribute(name, "");
+    else element.setAttribute(name, String(value));
+  }
+  append(element, ...children);
+  return element;
+}
+
+export function append(parent: Node, ...children: Child[]): void {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
+  }
+}
+
+export function replaceChildren(parent: Element, ...children: Child[]): void {
+  parent.replaceChildren();
+  append(parent, ...children);
+}
+
+/** Says something to screen readers through the page's polite live region. */
+export function announce(message: string): void {
+  const region = document.getElementById("announcer");
+  if (!region) return;
+  region.textContent = "";
+  // A fresh text node after clearing makes screen readers read a repeated message again.
+  window.setTimeout(() => (region.textContent = message), 50);
+}
+
+/** A definition list of label/value pairs, the console's way to show a record. */
+export function facts(pairs: Array<[string, Child]>): HTMLDListElement {
+  return h("dl", { class: "facts" }, ...pairs.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value ?? "—")]));
+}
+
+/** Asks before an action, in a modal dialog that keeps focus inside and returns it afterwards; resolves true on confirm. */
+export function confirmAction(options: { title: string; body: Child[]; confirmLabel: string; danger?: boolean }): Promise<boolean> {
+  const opener = document.activeElement as HTMLElement | null;
+  return new Promise((resolve) => {
+    const heading = h("h2", { id: "confirm-title" }, options.title);
+    const cancel = h("button", { type: "button", class: "secondary", value: "cancel" }, "Cancel");
+    const confirm = h("button", { type: "button", class: options.danger ? "danger" : "primary", value: "confirm" }, options.confirmLabel);
+    const dialog = h("dialog", { "aria-labelledby": "confirm-title", class: "confirm" }, heading, ...options.body, h("div", { class: "actions" }, cancel, confirm));
+    const close = (result: boolean) => {
+      dialog.close();
+      dialog.remove();
+      opener?.focus();
+      resolve(result);
+    };
+    cancel.addEventListener("click", () => close(false));
+    confirm.addEventListener("click", () => close(true));
+    dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      close(false);
+    });
+    document.body.appendChild(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}

@@ -1,0 +1,52 @@
+// Renders a dry run's plan from whatever categories its run record holds, so a richer plan shape needs no change elsewhere.
+import { h } from "./dom.js";
+import { words } from "./format.js";
+
+/** One planned change as records may hold it: a sentence, or an object naming who and why. */
+type PlanEntry = string | Record<string, unknown>;
+
+/** How many entries of a category are listed before the rest is summarised. */
+const shownPerCategory = 50;
+
+/** The plan as a list of categories, each with its entries; a category that is a flag or a count is one line. */
+export function renderPlan(plan: unknown): HTMLElement {
+  if (plan === null || plan === undefined || typeof plan !== "object") return h("p", { class: "muted" }, "This run recorded no plan.");
+  const entries = Object.entries(plan as Record<string, unknown>);
+  if (entries.length === 0) return h("p", {}, "Nothing would change: the tables already match the directory and the scope.");
+  const flags = entries.filter(([, value]) => !Array.isArray(value) && (typeof value !== "object" || value === null));
+  const lists = entries.filter(([, value]) => Array.isArray(value) || (typeof value === "object" && value !== null));
+  return h(
+    "div",
+    { class: "plan" },
+    flags.length > 0 ? h("ul", { class: "plan-flags" }, ...flags.map(([key, value]) => h("li", { class: value === true ? "warn" : "" }, `${sentence(key)}: ${value === true ? "yes" : value === false ? "no" : String(value)}`))) : null,
+    ...lists.map(([key, value]) => category(key, value)),
+  );
+}
+
+function category(key: string, value: unknown): HTMLElement {
+  const items: PlanEntry[] = Array.isArray(value) ? (value as PlanEntry[]) : Object.entries(value as Record<string, unknown>).map(([name, detail]) => ({ name, ...(typeof detail === "object" && detail !== null ? detail : { detail }) }));
+  const id = `plan-${key.replace(/[^a-zA-Z0-9]/g, "-")}`;
+  return h(
+    "section",
+    { class: "plan-category", "aria-labelledby": id },
+    h("h3", { id }, `${sentence(key)} (${items.length})`),
+    items.length === 0 ? h("p", { class: "muted" }, "None.") : h("ul", {}, ...items.slice(0, shownPerCategory).map((item) => h("li", {}, describe(item)))),
+    items.length > shownPerCategory ? h("p", { class: "muted" }, `… and ${items.length - shownPerCategory} more`) : null,
+  );
+}
+
+/** An entry object as "who — why": the first name-like field, then the reason-like fields, then anything else. */
+function describe(entry: PlanEntry): string {
+  if (typeof entry === "string") return entry;
+  const who = ["displayName", "userPrincipalName", "name", "who", "id", "objectId"].map((field) => entry[field]).find((value) => typeof value === "string");
+  const why = ["reason", "why", "reasons"].map((field) => entry[field]).find((value) => value !== undefined);
+  const rest = Object.entries(entry)
+    .filter(([field, value]) => !["displayName", "userPrincipalName", "name", "who", "reason", "why", "reasons"].includes(field) && value !== who && value !== undefined && value !== null)
+    .map(([field, value]) => `${words(field)} ${typeof value === "object" ? JSON.stringify(value) : String(value)}`);
+  return [who ?? "(unnamed)", why === undefined ? undefined : `— ${Array.isArray(why) ? why.join("; ") : String(why)}`, rest.length > 0 ? `(${rest.join(", ")})` : undefined].filter(Boolean).join(" ");
+}
+
+function sentence(key: string): string {
+  const text = words(key);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
