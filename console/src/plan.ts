@@ -23,15 +23,23 @@ export function renderPlan(plan: unknown): HTMLElement {
   );
 }
 
+/** The engine's stored plan keeps, per kind, the full count and a sample of entries (docs/schema.md). */
+function isCountedSample(value: unknown): value is { count: number; sample: PlanEntry[] } {
+  return typeof value === "object" && value !== null && typeof (value as { count?: unknown }).count === "number" && Array.isArray((value as { sample?: unknown }).sample);
+}
+
 function category(key: string, value: unknown): HTMLElement {
-  const items: PlanEntry[] = Array.isArray(value) ? (value as PlanEntry[]) : Object.entries(value as Record<string, unknown>).map(([name, detail]) => ({ name, ...(typeof detail === "object" && detail !== null ? detail : { detail }) }));
+  const counted = isCountedSample(value);
+  const items: PlanEntry[] = counted ? value.sample : Array.isArray(value) ? (value as PlanEntry[]) : Object.entries(value as Record<string, unknown>).map(([name, detail]) => ({ name, ...(typeof detail === "object" && detail !== null ? detail : { detail }) }));
+  const total = counted ? value.count : items.length;
+  const shown = items.slice(0, shownPerCategory);
   const id = `plan-${key.replace(/[^a-zA-Z0-9]/g, "-")}`;
   return h(
     "section",
     { class: "plan-category", "aria-labelledby": id },
-    h("h3", { id }, `${sentence(key)} (${items.length})`),
-    items.length === 0 ? h("p", { class: "muted" }, "None.") : h("ul", {}, ...items.slice(0, shownPerCategory).map((item) => h("li", {}, describe(item)))),
-    items.length > shownPerCategory ? h("p", { class: "muted" }, `… and ${items.length - shownPerCategory} more`) : null,
+    h("h3", { id }, `${sentence(key)} (${total})`),
+    total === 0 ? h("p", { class: "muted" }, "None.") : h("ul", {}, ...shown.map((item) => h("li", {}, describe(item)))),
+    total > shown.length ? h("p", { class: "muted" }, `… and ${total - shown.length} more`) : null,
   );
 }
 
