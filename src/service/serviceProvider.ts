@@ -1,7 +1,7 @@
 // Builds the one SyncService a Functions process uses, from app settings, on first use; tests put their own in place.
 import { loadSettings } from "../config/settings";
 import { compose } from "../compositionRoot";
-import type { ConnectionCheckOptions } from "../check/connectionCheck";
+import type { TokenCredential } from "@azure/identity";
 import { SyncService } from "./syncService";
 
 let current: SyncService | undefined;
@@ -17,13 +17,19 @@ export function useSyncService(service: SyncService | undefined): void {
   current = service;
 }
 
-let checkOptions: Pick<ConnectionCheckOptions, "credential" | "vaultCredential"> = {};
+/** The credentials the connection check may be handed (check/ sits above service/, so the shape is spelled here). */
+export interface CheckCredentials {
+  credential?: TokenCredential;
+  vaultCredential?: TokenCredential;
+}
+
+let checkOptions: CheckCredentials = {};
 
 /** What the connection check signs in with instead of the settings' credential (the local console host's stand-in); {} goes back. */
-export function useConnectionCheckOptions(options: Pick<ConnectionCheckOptions, "credential" | "vaultCredential">): void {
+export function useConnectionCheckOptions(options: CheckCredentials): void {
   checkOptions = options;
 }
 
-export function connectionCheckOptions(): Pick<ConnectionCheckOptions, "credential" | "vaultCredential"> {
+export function connectionCheckOptions(): CheckCredentials {
   return checkOptions;
 }

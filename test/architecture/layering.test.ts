@@ -19,6 +19,7 @@ const layers: string[][] = [
   ["sync"],
   ["compositionRoot.ts"],
   ["service"],
+  ["access", "console"],
   ["check"],
   ["cli"],
 ];
