@@ -54,7 +54,22 @@ export interface StartAzuriteOptions {
   location?: string;
 }
 
+/** Start attempts: a free port can be taken between choosing it and Azurite binding it, and a loaded CI machine can be slow to start. */
+const startAttempts = 3;
+
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<AzuriteInstance> {
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= startAttempts; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
+  }
+  throw new Error(`Azurite did not start in ${startAttempts} attempts: ${failures.join("; ")}`);
+}
+
+async function startOnce(options: StartAzuriteOptions): Promise<AzuriteInstance> {
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
   const kept = options.location;
   if (kept) mkdirSync(kept, { recursive: true });
@@ -69,8 +84,12 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   try {
     await Promise.all([waitForPort(tablePort, child, 30_000), waitForPort(queuePort, child, 30_000), waitForPort(blobPort, child, 30_000)]);
+    // A port answered but our Azurite died (EADDRINUSE): another process holds it, and tests must not talk to that one.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (child.exitCode !== null) throw new Error(`Azurite exited with code ${child.exitCode} after its ports answered (a port taken by another process)`);
   } catch (error) {
     child.kill();
+    if (!kept) rmSync(location, { recursive: true, force: true });
     throw new Error(`${(error as Error).message}${stderr ? `: ${stderr.trim()}` : ""}`);
   }
   const endpoint = (port: number) => `http://127.0.0.1:${port}/${devAccount}`;
