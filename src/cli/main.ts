@@ -163,14 +163,16 @@ async function runCommand(command: string, values: CliValues, tenants: Settings[
         code = Math.max(code, 3);
         continue;
       }
-      const { summary, plan } = outcome.result;
+      const { summary, plan, planEntries } = outcome.result;
       if (summary.status === "paused" && interruption.exitCode !== undefined) {
         process.stderr.write(`${interruption.describeStop(summary, values.tenant ? ` --tenant ${settings.tenantId}` : "")}\n`);
         break;
       }
       if (outcome.continued) process.stderr.write(`Tenant ${settings.tenantId}: continued run ${summary.runId}, which was stopped at a checkpoint.\n`);
       if (outcome.tookOverFrom) process.stderr.write(`Tenant ${settings.tenantId}: took over from run ${outcome.tookOverFrom.runId}, whose lease had expired; resumed from its checkpoint.\n`);
-      process.stdout.write(values.json ? `${JSON.stringify({ ...summary, plan }, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
+      // A dry run's JSON names everyone in every kind (`planned`); the text and the run record keep the first few per kind.
+      const report = summary.dryRun ? { ...summary, plan, planned: planEntries } : { ...summary, plan };
+      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatRunSummary(summary, plan)}\n`);
       if (summary.status === "quarantined") code = Math.max(code, 4);
       else if (summary.status !== "succeeded") code = Math.max(code, 1);
     }

@@ -28,7 +28,7 @@ export function formatRunSummary(summary: SyncRunSummary, plan?: StoredPlan): st
   if (summary.error) lines.push(`  error: ${summary.error}`);
   if (plan && summary.dryRun) {
     if (summary.heldDeletions) lines.push(`  plan: the run would end quarantined, holding ${summary.heldDeletions.count} user deletions`);
-    for (const [kind, category] of Object.entries(plan)) lines.push(`  plan, ${kind}: ${category.count}${category.count > category.sample.length ? ` (first ${category.sample.length})` : ""}: ${category.sample.map(formatPlanEntry).join("; ")}`);
+    for (const [kind, category] of Object.entries(plan)) lines.push(`  plan, ${kind}: ${category.count}${category.count > category.sample.length ? ` (first ${category.sample.length}; sync --dry-run --json lists every one)` : ""}: ${category.sample.map(formatPlanEntry).join("; ")}`);
   }
   return lines.join("\n");
 }

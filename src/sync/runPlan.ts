@@ -31,31 +31,37 @@ export const planSampleSize = 10;
 const maxReasonLength = 200;
 
 export interface CreateRunPlanOptions {
-  /** Keep every id, not only the sample (a dry run: its report names everyone). */
+  /** Keep every entry, not only the sample (a dry run: its report names everyone). */
   keepIds: boolean;
 }
 
 export class RunPlan {
-  private readonly categories = new Map<string, PlanCategory & { ids: Set<string> | undefined }>();
+  private readonly categories = new Map<string, PlanCategory & { entries: Map<string, PlanEntry> | undefined }>();
 
   constructor(private readonly options: CreateRunPlanOptions) {}
 
   record(kind: string, entry: PlanEntry): void {
     let category = this.categories.get(kind);
-    if (!category) this.categories.set(kind, (category = { count: 0, sample: [], ids: this.options.keepIds ? new Set() : undefined }));
+    if (!category) this.categories.set(kind, (category = { count: 0, sample: [], entries: this.options.keepIds ? new Map() : undefined }));
     const key = planKey(entry);
     // Each object counts once per kind, however many pages or passes meet it.
-    if (category.ids?.has(key)) return;
-    category.ids?.add(key);
+    if (category.entries?.has(key)) return;
     category.count++;
-    if (category.sample.length >= planSampleSize) return;
-    const { name, reason, ...rest } = entry;
-    category.sample.push({ ...rest, ...(name !== undefined && !outOfScopeKinds.has(kind) ? { name } : {}), ...(reason !== undefined ? { reason: reason.slice(0, maxReasonLength) } : {}) });
+    // A real run of a large tenant records hundreds of thousands of entries: build the kept copy only where it is kept.
+    if (!category.entries && category.sample.length >= planSampleSize) return;
+    const kept = keptEntry(kind, entry);
+    category.entries?.set(key, kept);
+    if (category.sample.length < planSampleSize) category.sample.push(kept);
   }
 
   /** Every id of a kind (members as `memberId>groupId`); empty unless the plan keeps ids. */
   ids(kind: string): string[] {
-    return [...(this.categories.get(kind)?.ids ?? [])].sort();
+    return [...(this.categories.get(kind)?.entries?.keys() ?? [])].sort();
+  }
+
+  /** Every entry of every kind, ordered by id (a dry run's full report); empty unless the plan keeps ids. */
+  allEntries(): Record<string, PlanEntry[]> {
+    return Object.fromEntries(this.kinds.map((kind) => [kind, [...(this.categories.get(kind)?.entries ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, entry]) => entry)]));
   }
 
   get kinds(): string[] {
@@ -65,6 +71,12 @@ export class RunPlan {
   toStored(): StoredPlan {
     return Object.fromEntries([...this.categories].map(([kind, { count, sample }]) => [kind, { count, sample }]));
   }
+}
+
+/** What the plan keeps of an entry: never a name for a user outside the scope, and a bounded reason. */
+function keptEntry(kind: string, entry: PlanEntry): PlanEntry {
+  const { name, reason, ...rest } = entry;
+  return { ...rest, ...(name !== undefined && !outOfScopeKinds.has(kind) ? { name } : {}), ...(reason !== undefined ? { reason: reason.slice(0, maxReasonLength) } : {}) };
 }
 
 function planKey(entry: PlanEntry): string {

@@ -15,7 +15,7 @@ import { PageApplier } from "./pageApplier";
 import { recordVisibleMembershipEvents } from "./membershipEvents";
 import { completeRun } from "./runCompletion";
 import type { RunConfig, RunContext, RunLogger } from "./runContext";
-import { RunPlan, type StoredPlan } from "./runPlan";
+import { RunPlan, type PlanEntry, type StoredPlan } from "./runPlan";
 import { RunState } from "./runState";
 import { DeadlineReached, readStream } from "./streamReader";
 import { addWarning, emptyChangeCounts, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
@@ -52,6 +52,8 @@ export interface SyncResult {
   plan: StoredPlan;
   /** A dry run's every id per kind (members as `memberId>groupId`); empty for a real run. */
   planIds: Record<string, string[]>;
+  /** A dry run's every entry per kind, ordered by id (who, and why where a rule decided); empty for a real run. */
+  planEntries: Record<string, PlanEntry[]>;
 }
 
 export interface SyncEngineDependencies {
@@ -117,7 +119,7 @@ export class SyncEngine {
     }
     const plan = run?.runState.plan ?? new RunPlan({ keepIds: false });
     await this.finish(summary, { plan, logger, before, previous: request.continues });
-    return { summary, plan: plan.toStored(), planIds: Object.fromEntries(plan.kinds.map((kind) => [kind, plan.ids(kind)])) };
+    return { summary, plan: plan.toStored(), planIds: Object.fromEntries(plan.kinds.map((kind) => [kind, plan.ids(kind)])), planEntries: plan.allEntries() };
   }
 
   private startSummary(request: SyncRequest): SyncRunSummary {

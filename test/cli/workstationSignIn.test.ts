@@ -71,6 +71,22 @@ describe("sign-in from a workstation", () => {
     assert.equal(exported.users.length, [...env.model.users.values()].filter((user) => !user.deleted).length);
   });
 
+  test("a dry run's JSON names everyone it would create, with names, while the text keeps the first ten", async () => {
+    signInAs(env.standIn.tenantId);
+    const settings = deployedSettings();
+    const json = await runCli(["sync", "--dry-run", "--json"], settings);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as { dryRun: boolean; plan: Record<string, { count: number; sample: unknown[] }>; planned: Record<string, Array<{ id: string; name?: string }>> };
+    const active = [...env.model.users.values()].filter((user) => !user.deleted);
+    assert.ok(active.length > 10, "more users than the sample holds");
+    assert.equal(report.plan.userCreated!.count, active.length);
+    assert.equal(report.plan.userCreated!.sample.length, 10);
+    assert.deepEqual(report.planned.userCreated!.map((entry) => entry.id), active.map((user) => user.id).sort());
+    assert.ok(report.planned.userCreated!.every((entry) => entry.name !== undefined), "each with its name");
+    const text = await runCli(["sync", "--dry-run"], settings);
+    assert.match(text.stdout, new RegExp(`plan, userCreated: ${active.length} \\(first 10; sync --dry-run --json lists every one\\)`));
+  });
+
   test("an Azure CLI signed in to another tenant is refused before any read, with az login --tenant", async () => {
     const other = "0d000000-0000-4000-8000-0000000000d0";
     signInAs(other);
