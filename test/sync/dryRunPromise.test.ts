@@ -51,6 +51,10 @@ function changes(before: Tables, after: Tables): Record<string, string[]> {
     userDeleted: ids(before.users, (id) => !after.users.has(id)),
     groupCreated: ids(after.groups, (id, now) => !before.groups.has(id) && !now.deleted),
     groupUpdated: ids(after.groups, (id, now) => before.groups.get(id)?.deleted === false && !now.deleted && before.groups.get(id)!.hash !== now.hash),
+    groupSoftDeleted: ids(after.groups, (id, now) => before.groups.get(id)?.deleted === false && now.deleted),
+    groupDeleted: ids(before.groups, (id) => !after.groups.has(id)),
+    // Under scope settings, every user who gains an active row entered the scope (new under a scope group, or let in), except one restored in Entra.
+    userEnteredScope: ids(after.users, (id, now) => !now.deleted && (!was(id) || was(id)!.outOfScope)),
     membershipAdded: sorted([...after.members].filter((key) => !before.members.has(key))),
     membershipRemoved: sorted([...before.members].filter((key) => !after.members.has(key))),
     // Users leaving the scope in this run: soft-deleted as out of scope (not held by an earlier run), or held for the threshold.
@@ -83,6 +87,8 @@ describe("a dry run is the real run with its writes withheld", () => {
     const team = model.createGroup({ displayName: "Team B" });
     const suspended = model.createGroup({ displayName: "Suspended" });
     const other = model.createGroup({ displayName: "Contractors" });
+    const clubs = [model.createGroup({ displayName: "Chess club", groupTypes: ["Unified"], mailEnabled: true }), model.createGroup({ displayName: "Debating society" })];
+    model.addMember(clubs[0]!.id, [...model.users.values()][0]!.id);
     model.addMember(staff.id, team.id);
     const users = [...model.users.values()].filter((user) => !user.deleted);
     for (const user of users.slice(0, 14)) model.addMember(staff.id, user.id);
@@ -101,10 +107,13 @@ describe("a dry run is the real run with its writes withheld", () => {
     for (let i = 0; i < 3; i++) model.addMember(team.id, model.createUser({ displayName: `New Teacher ${i}` }).id);
     model.updateUser(users[3]!.id, { displayName: "Renamed Teacher" });
     model.softDeleteUser(users[4]!.id);
+    for (const club of clubs) model.deleteGroup(club.id);
     const churn = await dryThenReal(settings);
     assert.equal(churn.dry.planIds.userCreated?.length, 4, "three new teachers, and the user no longer suspended");
     assert.ok(churn.dry.planIds.userCreated.includes(users[0]!.id));
     assert.ok(churn.dry.planIds.userLeftScope?.includes(users[1]!.id) && churn.dry.planIds.userLeftScope.includes(users[2]!.id), JSON.stringify(churn.dry.planIds.userLeftScope));
+    assert.deepEqual(churn.dry.planIds.groupSoftDeleted, [clubs[0]!.id], "the Microsoft 365 group is soft-deleted");
+    assert.deepEqual(churn.dry.planIds.groupDeleted, [clubs[1]!.id], "the security group is gone for good");
 
     // A group renamed into a scope pattern brings its members in, in the same run.
     model.updateGroup(other.id, { displayName: "Staff - Contractors" });

@@ -48,6 +48,27 @@ describe("planning on the in-memory store", () => {
     assert.equal((await activeUsers(sync)).length, 1);
   });
 
+  test("a group renamed into an exclusion pattern takes its members out through the deletion policy; renamed back, they return", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const [ann, bob, cid] = ["Ann", "Bob", "Cid"].map((name) => d.addUser(name));
+    const interns = d.addGroup("Interns", [ann!, bob!]);
+    d.addGroup("Staff - All", [ann!, bob!, cid!]);
+    const scope = { includeGroupPatterns: ["Staff - *"], excludeGroupPatterns: ["Suspended*"] };
+    await sync.engine({ scope }).run();
+    assert.deepEqual(await activeUsers(sync), [ann!, bob!, cid!].sort());
+    d.renameGroup(interns, "Suspended interns");
+    const out = await sync.engine({ scope }).run();
+    assert.equal(out.summary.status, "succeeded", out.summary.error);
+    assert.equal(out.summary.scope.left, 2);
+    assert.deepEqual(await activeUsers(sync), [cid!]);
+    assert.equal((await sync.state.readExclusions([ann!])).get(ann!)?.reason, "member of excluded group Suspended interns");
+    d.renameGroup(interns, "Interns 2027");
+    const back = await sync.engine({ scope }).run();
+    assert.equal(back.summary.scope.entered, 2);
+    assert.deepEqual(await activeUsers(sync), [ann!, bob!, cid!].sort());
+  });
+
   test("the closure: nested membership is inherited, and a direct membership lost while nesting still reaches the group is not counted as inherited added", async () => {
     const sync = memorySync();
     const d = sync.directory;
