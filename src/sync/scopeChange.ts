@@ -37,7 +37,7 @@ export interface ApplyScopeChangeOptions {
 export async function applyScopeChange(run: RunContext, options: ApplyScopeChangeOptions): Promise<void> {
   run.logger.info("The scope settings changed since the last run; every user and group is checked against them");
   const exclusions = [...(await filterStoredUsers(run, options.applier)), ...(await excludeGroupsByKind(run))];
-  const groupsBack = await readmitExcluded(run, options.widened);
+  const groupsBack = await readmitExcluded(run, { widened: options.widened });
   await run.state.saveExclusions(exclusions);
   // Groups of a kind now synced come back whole, with their members, from a delta query filtered by id.
   if (groupsBack.length > 0) {
@@ -78,7 +78,7 @@ async function excludeGroupsByKind(run: RunContext): Promise<Exclusion[]> {
 }
 
 /** Objects left out before that the new settings may let in: users to read again, groups of a kind now synced. */
-async function readmitExcluded(run: RunContext, widened: boolean): Promise<string[]> {
+async function readmitExcluded(run: RunContext, { widened }: { widened: boolean }): Promise<string[]> {
   const groupsBack: string[] = [];
   const { scope, runState } = run;
   for await (const exclusion of run.state.listExclusions()) {
