@@ -63,6 +63,8 @@ describe("scope policy", () => {
     assert.equal(serviceAccountSignals({ userPrincipalName: "room-101@contoso.com", displayName: "Room 101" }).pattern, "room-*");
     assert.equal(serviceAccountSignals({ userPrincipalName: "conf.room.berlin@contoso.com" }).pattern, "conf.room.*");
     assert.equal(serviceAccountSignals({ userPrincipalName: "av-equipment2@contoso.com" }).pattern, "*equipment*");
+    assert.equal(serviceAccountSignals({ userPrincipalName: "shared-finance@contoso.com", displayName: "Finance shared mailbox" }).pattern, "shared-*");
+    assert.ok(serviceAccountSignals({ userPrincipalName: "accounts@contoso.com", displayName: "Accounts Shared Mailbox", givenName: null, surname: null }).signals.length > 0, "a shared mailbox named so in its display name");
     assert.ok(serviceAccountSignals({ userPrincipalName: "beamer7@contoso.com", displayName: "Beamer 7 (Equipment)" }).signals.length > 0, "(Equipment) in the display name");
     assert.ok(serviceAccountSignals({ userPrincipalName: "b.hall@contoso.com", displayName: "Boardroom Hall" }).signals.some((signal) => signal.includes("no given name")), "no given name or surname strengthens a display-name sign");
     assert.equal(serviceAccountSignals({ userPrincipalName: "rosa.broom@contoso.com", givenName: "Rosa", surname: "Broom", displayName: "Rosa Broom" }).signals.length, 0, "room inside a surname is no sign");
