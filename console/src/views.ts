@@ -2,6 +2,7 @@
 import { api, ApiFailure, query } from "./api.js";
 import { announce, confirmAction, facts, h, replaceChildren } from "./dom.js";
 import { counts, dateTime, duration, words } from "./format.js";
+import { notificationsPanel, type ChangeNotificationStatus } from "./notifications.js";
 import { renderPlan } from "./plan.js";
 
 export interface Me {
@@ -57,6 +58,7 @@ interface TenantStatus {
   activeRun: ActiveRun | null;
   nextScheduledRunAt: string | null;
   credential: { mode?: string; secret?: { state: string; message: string; expiresOn?: string | null } } | null;
+  changeNotifications?: ChangeNotificationStatus;
   warnings: string[];
 }
 
@@ -157,14 +159,14 @@ function progressPanel(active: ActiveRun): HTMLElement {
   );
 }
 
-function credentialPanel(credential: TenantStatus["credential"]): HTMLElement | null {
+function credentialPanel(credential: TenantStatus["credential"], tenantId: string): HTMLElement | null {
   if (!credential) return null;
   const secret = credential.secret;
   const healthy = !secret || secret.state === "valid" || secret.state === "noExpiry";
   return h(
     "section",
-    { class: `panel ${healthy ? "" : "banner-warn"}`, "aria-labelledby": "credential-title", ...(healthy ? {} : { role: "alert" }) },
-    h("h2", { id: "credential-title" }, "Credential"),
+    { class: `panel ${healthy ? "" : "banner-warn"}`, "aria-labelledby": `credential-${tenantId}`, ...(healthy ? {} : { role: "alert" }) },
+    h("h2", { id: `credential-${tenantId}` }, "Credential"),
     facts([
       ["Mode", credential.mode ?? "—"],
       ["Secret", secret ? `${secret.state}${secret.expiresOn ? `, expires ${dateTime(secret.expiresOn)}` : ""}` : "none (no secret to renew)"],
@@ -209,7 +211,8 @@ export const overview: View = async (main, context) => {
           ]),
           last?.error ? h("p", { class: "error" }, `Last run failed: ${last.error}`) : null,
         ),
-        credentialPanel(tenant.credential),
+        credentialPanel(tenant.credential, tenant.tenantId),
+        notificationsPanel(tenant.changeNotifications, { tenantId: tenant.tenantId, generatedAt: status.generatedAt }),
         h(
           "section",
           { class: "panel", "aria-labelledby": `warnings-${tenant.tenantId}` },

@@ -7,6 +7,8 @@ import { after, before, describe, test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startConsoleHost, type ConsoleHost, type DevelopmentRole } from "../../src/cli/consoleHost";
 import { silentLogger } from "../../src/logging/logger";
+import { openServiceTables } from "../../src/service/serviceStorage";
+import { SubscriptionRecords } from "../../src/service/subscriptionRecords";
 
 /** Debian's package; the tests never download a browser build. */
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -21,7 +23,7 @@ let page: Page;
 let profile: string;
 
 before(async () => {
-  host = await startConsoleHost({ port: 0, users: 30, groups: 6, initialSync: true, graphLatencyMs: 20, retryDelayMs: 50, settings: { DELETION_THRESHOLD_COUNT: "3", DELETION_THRESHOLD_PERCENT: "0" }, logger: silentLogger });
+  host = await startConsoleHost({ port: 0, users: 30, groups: 6, initialSync: true, graphLatencyMs: 20, retryDelayMs: 50, settings: { DELETION_THRESHOLD_COUNT: "3", DELETION_THRESHOLD_PERCENT: "0", SYNC_CHANGE_NOTIFICATIONS: "true", CHANGE_NOTIFICATION_URL: "https://console.localhost/api/notifications" }, logger: silentLogger });
   await host.idle();
   mkdirSync(artefacts, { recursive: true });
   profile = mkdtempSync(path.join(tmpdir(), "console-chromium-"));
@@ -92,6 +94,34 @@ describe("the admin console in a browser", () => {
     assert.ok((await page.locator("#runs-table tbody tr").count()) >= 1);
     const status = await page.evaluate(async () => (await fetch("/api/console/sync", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status);
     assert.equal(status, 403, "the API refuses a viewer's POST too");
+  });
+
+  test("the overview shows each change-notification subscription with its id and expiry, and warns of a missing or expired one", async () => {
+    // The local host runs no upkeep timer (Graph could not reach its http webhook), so the test stores what the upkeep would.
+    const records = new SubscriptionRecords(openServiceTables(host.settings).syncState);
+    const now = Date.now();
+    const subscriptionId = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07";
+    const stored = await records.claim({ tenantId: host.settings.tenantId, resource: "users", subscriptionId, clientState: "browser-test-client-state", state: "active", expiresAt: new Date(now + 20 * 86_400_000).toISOString(), createdAt: new Date(now).toISOString(), renewedAt: new Date(now).toISOString() }, undefined);
+    assert.ok(stored, "the users subscription was stored");
+    await records.writeUpkeep(host.settings.tenantId, { enabled: true, groupsSubscribed: false, groupsReason: "Group.Read.All is not granted.", lastUpkeepAt: new Date(now).toISOString(), lastError: undefined });
+    try {
+      await signIn("viewer");
+      const panel = page.getByRole("region", { name: "Change notifications" });
+      await panel.waitFor();
+      const users = panel.getByRole("row", { name: /^users/ });
+      assert.match((await users.textContent()) ?? "", new RegExp(`${subscriptionId}.*in 20 days.*OK$`));
+      assert.match((await panel.getByRole("row", { name: /^groups/ }).textContent()) ?? "", /none.*Warning: No groups subscription: group changes wait for the next scheduled run/);
+      assert.match((await panel.textContent()) ?? "", /Notificationson: a change starts an incremental run.*Group changeswait for the next scheduled run/);
+      assert.doesNotMatch((await panel.textContent()) ?? "", /browser-test-client-state/, "the clientState is never shown");
+      await records.update(stored, { expiresAt: new Date(now - 60_000).toISOString() });
+      await page.reload();
+      await panel.waitFor();
+      assert.match((await panel.getByRole("row", { name: /^users/ }).textContent()) ?? "", /Warning: Expired/);
+      await screenshot("change-notifications");
+    } finally {
+      const current = await records.read(host.settings.tenantId, "users");
+      if (current) await records.remove(current);
+    }
   });
 
   test("an admin presses Sync now and sees the run's progress, then its success", async () => {
