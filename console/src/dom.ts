@@ -28,6 +28,24 @@ export function replaceChildren(parent: Element, ...children: Child[]): void {
   append(parent, ...children);
 }
 
+/** What identifies a focusable element across a redraw: its id, else its kind, target and text. */
+function focusKey(element: Element): string {
+  return element.id ? `#${element.id}` : `${element.tagName}|${element.getAttribute("href") ?? ""}|${(element.textContent ?? "").trim()}`;
+}
+
+/**
+ * Replaces a region that redraws itself (polling, paging) and puts focus back on the same control, so a keyboard user keeps their place;
+ * when that control is gone or disabled, focus goes to the view's title rather than falling out to the top of the page.
+ */
+export function redraw(parent: Element, ...children: Child[]): void {
+  const focused = document.activeElement;
+  const key = focused && focused !== parent && parent.contains(focused) ? focusKey(focused) : undefined;
+  replaceChildren(parent, ...children);
+  if (key === undefined) return;
+  const again = [...parent.querySelectorAll<HTMLElement>("a[href], button, input, select, textarea, [tabindex]")].find((element) => focusKey(element) === key && !(element as HTMLButtonElement).disabled);
+  (again ?? document.getElementById("view-title"))?.focus({ preventScroll: again !== undefined });
+}
+
 /** Says something to screen readers through the page's polite live region. */
 export function announce(message: string): void {
   const region = document.getElementById("announcer");
@@ -49,7 +67,8 @@ export function confirmAction(options: { title: string; body: Child[]; confirmLa
     const heading = h("h2", { id: "confirm-title" }, options.title);
     const cancel = h("button", { type: "button", class: "secondary", value: "cancel" }, "Cancel");
     const confirm = h("button", { type: "button", class: options.danger ? "danger" : "primary", value: "confirm" }, options.confirmLabel);
-    const dialog = h("dialog", { "aria-labelledby": "confirm-title", class: "confirm" }, heading, ...options.body, h("div", { class: "actions" }, cancel, confirm));
+    // The body is the dialog's description, so a screen reader reads what the action does along with its title.
+    const dialog = h("dialog", { "aria-labelledby": "confirm-title", "aria-describedby": "confirm-body", class: "confirm" }, heading, h("div", { id: "confirm-body" }, ...options.body), h("div", { class: "actions" }, cancel, confirm));
     const close = (result: boolean) => {
       dialog.close();
       dialog.remove();

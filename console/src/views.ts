@@ -1,6 +1,6 @@
 // The console's views: each renders into the main region from the console API and returns how to stop its polling.
 import { api, ApiFailure, query } from "./api.js";
-import { announce, confirmAction, facts, h, replaceChildren } from "./dom.js";
+import { announce, confirmAction, facts, h, redraw, replaceChildren } from "./dom.js";
 import { counts, dateTime, duration, words } from "./format.js";
 import { notificationsPanel, type ChangeNotificationStatus } from "./notifications.js";
 import { renderPlan } from "./plan.js";
@@ -188,7 +188,6 @@ export const overview: View = async (main, context) => {
       return;
     }
     if (stopped) return;
-    const hadFocus = main.contains(document.activeElement) ? document.activeElement?.id : undefined;
     const tenants = status.tenants.map((tenant) => {
       const active = tenant.activeRun && !terminal.has(tenant.activeRun.state) ? tenant.activeRun : null;
       const last = tenant.lastRun;
@@ -221,8 +220,7 @@ export const overview: View = async (main, context) => {
         ),
       );
     });
-    replaceChildren(main, heading("Overview"), ...tenants);
-    if (hadFocus) document.getElementById(hadFocus)?.focus();
+    redraw(main, heading("Overview"), ...tenants);
     const activeNow = status.tenants.find((tenant) => tenant.activeRun && !terminal.has(tenant.activeRun.state))?.activeRun;
     if (lastActive && !activeNow) {
       const finished = status.tenants.find((tenant) => tenant.lastRun?.runId === lastActive)?.lastRun;
@@ -256,7 +254,7 @@ export const runs: View = async (main, context) => {
       replaceChildren(table, failureNote(error));
       return;
     }
-    replaceChildren(
+    redraw(
       table,
       page.runs.length === 0
         ? h("p", {}, "No runs yet.")
@@ -335,7 +333,7 @@ export const runDetail: View = async (main, context, runId) => {
     const summary = run.summary;
     const failure = summary?.error ?? run.request?.failure ?? run.request?.lastError;
     const fix = failure ? fixFor(failure) : undefined;
-    replaceChildren(
+    redraw(
       main,
       heading(`Run ${run.runId}`),
       h("p", {}, h("a", { href: "#/runs" }, "← All runs")),
@@ -412,7 +410,7 @@ export const changes: View = async (main, context, runId) => {
       return;
     }
     if (request !== latest) return;
-    replaceChildren(
+    redraw(
       results,
       page.events.length === 0
         ? h("p", {}, "No changes match.")
@@ -642,8 +640,8 @@ export const scope: View = async (main, context) => {
     h("p", {}, "The settings in force (change them in the Function App's settings or infra parameters; the next run applies them)."),
     h(
       "section",
-      { class: "panel" },
-      h("h2", {}, "Who is synced"),
+      { class: "panel", "aria-labelledby": "who-synced-title" },
+      h("h2", { id: "who-synced-title" }, "Who is synced"),
       h(
         "table",
         { class: "settings" },

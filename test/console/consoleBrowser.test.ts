@@ -69,6 +69,28 @@ async function tabStops(limit = 80): Promise<string[]> {
   return stops;
 }
 
+/** The focused element as tabStops names it: its id, else its text; "" when focus is outside the document. */
+async function focusedStop(): Promise<string> {
+  return await page.evaluate<string>("(() => { const e = document.activeElement; return e && e !== document.body ? e.id || (e.textContent || '').trim() || e.tagName : ''; })()");
+}
+
+/** Presses Tab until focus is on the named stop, as a keyboard user would reach it; fails when it never comes. */
+async function tabTo(stop: string, limit = 80): Promise<void> {
+  const passed: string[] = [];
+  for (let i = 0; i < limit; i++) {
+    await page.keyboard.press("Tab");
+    const now = await focusedStop();
+    if (now === stop) return;
+    passed.push(now);
+  }
+  assert.fail(`Tab never reached ${stop}; passed ${passed.join(" | ")}`);
+}
+
+/** Waits until the view's title holds focus, which the console gives it once a view is drawn. */
+async function focusOnTitle(what: string): Promise<void> {
+  await eventually(async () => (await page.evaluate<string>("document.activeElement && document.activeElement.id")) === "view-title", `${what}: focus on the view's title`);
+}
+
 /** Polls from the test side: the page's CSP forbids the string evaluation waitForFunction would need. */
 async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -138,7 +160,8 @@ describe("the admin console in a browser", () => {
     const lastRun = (await page.locator("#last-run").textContent()) ?? "";
     assert.match(lastRun, /succeeded/);
     assert.notEqual((await page.locator("#last-run a").textContent()) ?? "", before, "the last run is the new one");
-    assert.match((await page.locator("#announcer").textContent()) ?? "", /succeeded/);
+    // The announcement lands 50 ms after the redraw (dom.ts announce), so it is awaited, not read at once.
+    await eventually(async () => /succeeded/.test((await page.locator("#announcer").textContent()) ?? ""), "the run's success announced");
     await screenshot("admin-overview");
   });
 
@@ -215,6 +238,7 @@ describe("the admin console in a browser", () => {
     assert.doesNotMatch((await page.locator("#changes-results tbody").textContent()) ?? "", /membership/);
     await page.locator("#next-page").click();
     await page.locator("#changes-results caption", { hasText: "page 2" }).waitFor();
+    assert.equal(await focusedStop(), "next-page", "the pager keeps focus on the button pressed, so Enter pages on");
     assert.notDeepEqual(await objects(), firstPage);
     await page.locator("#previous-page").click();
     await page.locator("#changes-results caption", { hasText: "page 1" }).waitFor();
@@ -252,6 +276,76 @@ describe("the admin console in a browser", () => {
     await page.keyboard.press("Enter");
     await page.locator("#check-results .checks").waitFor({ timeout: 30_000 });
     await screenshot("connection-check");
+  });
+
+  test("keyboard only: a run's detail, Allow deletions through its dialog, a running run's detail and the scope view", async () => {
+    const leavers = [...host.model.users.values()].filter((user) => !user.deleted && user.userType === "Member").slice(0, 4);
+    for (const user of leavers) host.model.softDeleteUser(user.id);
+    const quarantined = (await host.service.requestRun({ tenantId: host.settings.tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "test" }, silentLogger)).runId;
+    await host.idle();
+    await signIn("admin");
+    // The runs list, then the quarantined run's detail, then its held deletions: each reached with Tab and followed with Enter.
+    await tabTo("Runs");
+    await page.keyboard.press("Enter");
+    await focusOnTitle("#/runs");
+    await page.locator("#runs-table table").waitFor();
+    await tabTo(quarantined);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(new RegExp(`#/runs/${quarantined}$`));
+    await focusOnTitle("run detail");
+    assert.equal(await page.locator("#view-title").textContent(), `Run ${quarantined}`);
+    for (const stop of ["← All runs", "Review and allow them", "Show the change events of this run"]) await tabTo(stop);
+    await page.locator("#view-title").focus();
+    await tabTo("Review and allow them");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/#\/held$/);
+    await focusOnTitle("#/held");
+    await tabTo("allow-deletions");
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Allow 4 deletions?" });
+    await dialog.waitFor();
+    assert.match((await dialog.getAttribute("aria-describedby")) ?? "", /confirm-body/);
+    assert.equal(await focusedStop(), "Cancel", "the dialog starts on its harmless choice");
+    // Tab and Shift+Tab stay in the dialog: nothing behind it takes focus while it is open.
+    const dialogStops = new Set<string>();
+    for (const key of ["Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab"]) {
+      await page.keyboard.press(key);
+      const inside = await page.evaluate<boolean>("(() => { const e = document.activeElement; return !!e && (e === document.body || !!e.closest('dialog')); })()");
+      assert.ok(inside, `${key} left the dialog for ${await focusedStop()}`);
+      dialogStops.add(await focusedStop());
+    }
+    assert.ok(dialogStops.has("Allow deletions") && dialogStops.has("Cancel"), `dialog stops: ${[...dialogStops].join(" | ")}`);
+    await tabTo("Allow deletions", 6);
+    host.standIn.faults.latencyMs = graphLatencyMs;
+    try {
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/#\/overview$/);
+      await focusOnTitle("#/overview after allowing");
+      await eventually(async () => /Run \S+ queued/.test((await page.locator("#announcer").textContent()) ?? ""), "the queued run announced");
+      const allowed = /Run (\S+) queued/.exec((await page.locator("#announcer").textContent()) ?? "")![1]!;
+      // The run in progress is reachable from the overview, and its detail keeps focus where it was while it redraws every second.
+      await page.locator(".active-run").waitFor();
+      await tabTo(allowed);
+      await page.keyboard.press("Enter");
+      await focusOnTitle("running run's detail");
+      await tabTo("← All runs");
+      await page.waitForTimeout(2500);
+      assert.equal(await focusedStop(), "← All runs", "focus stays on the link through the detail's redraws");
+    } finally {
+      host.standIn.faults.latencyMs = 0;
+    }
+    await host.idle();
+    const last = (await host.service.listRuns(host.settings.tenantId, { limit: 1 })).runs[0]!;
+    assert.equal(last.requestedBy, "dev-admin@console.localhost");
+    assert.equal(last.users.softDeleted, 4, "the deletions allowed by keyboard were applied");
+    // The scope view by keyboard: its title takes focus and Tab moves on from it to the page's controls, never trapped.
+    await tabTo("Scope and filters");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/#\/scope$/);
+    await focusOnTitle("#/scope");
+    assert.ok(await page.getByRole("region", { name: "Who is synced" }).isVisible());
+    const scopeStops = await tabStops();
+    for (const stop of ["Skip to content", "Scope and filters", "Sign out"]) assert.ok(scopeStops.includes(stop), `${stop} in ${scopeStops.join(" | ")}`);
   });
 
   test("a laptop split screen (640 px wide) keeps every view in one column with no sideways scrolling", async () => {
