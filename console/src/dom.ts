@@ -13,7 +13,22 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Att
     else element.setAttribute(name, String(value));
   }
   append(element, ...children);
+  // Children are built first, so a table arrives whole and every table gets its narrow-screen labels here.
+  if (element instanceof HTMLTableElement) labelCells(element);
   return element;
+}
+
+/** Gives each data cell its column's heading as data-label, which the one-column layout shows once it hides the header row. */
+function labelCells(table: HTMLTableElement): void {
+  const headings = [...(table.tHead?.rows[0]?.cells ?? [])].map((cell) => (cell.textContent ?? "").trim());
+  for (const body of table.tBodies) {
+    for (const row of body.rows) {
+      [...row.cells].forEach((cell, index) => {
+        const heading = headings[index];
+        if (cell.tagName === "TD" && heading) cell.setAttribute("data-label", heading);
+      });
+    }
+  }
 }
 
 export function append(parent: Node, ...children: Child[]): void {

@@ -348,16 +348,48 @@ describe("the admin console in a browser", () => {
     for (const stop of ["Skip to content", "Scope and filters", "Sign out"]) assert.ok(scopeStops.includes(stop), `${stop} in ${scopeStops.join(" | ")}`);
   });
 
-  test("a laptop split screen (640 px wide) keeps every view in one column with no sideways scrolling", async () => {
+  test("a laptop split screen (640 px wide) keeps every view in one column with no sideways scrolling and its controls in view", async () => {
+    // Held deletions to list, so the held view is measured with its table and button, not its empty state.
+    const leavers = [...host.model.users.values()].filter((user) => !user.deleted && user.userType === "Member").slice(0, 4);
+    for (const user of leavers) host.model.softDeleteUser(user.id);
+    const quarantined = (await host.service.requestRun({ tenantId: host.settings.tenantId, mode: "incremental", dryRun: false, allowDeletions: false, trigger: "manual", requestedBy: "test" }, silentLogger)).runId;
+    await host.idle();
+    const navigation = ["Overview", "Runs", "Changes", "Held deletions", "Test run", "Connection check", "Scope and filters"].map((name) => page.getByRole("link", { name, exact: true }));
+    /** Each view, the controls a user needs on it, and what to press first to draw its results (a test run's plan, the check's list). */
+    const views: Array<{ name: string; hash: string; controls: string[]; press?: string; drawn?: string }> = [
+      { name: "overview", hash: "#/overview", controls: ["#sync-now", "#full-resync", "#test-run"], drawn: ".notifications table" },
+      { name: "runs", hash: "#/runs", controls: ["#previous-page", "#next-page", `#runs-table a[href="#/runs/${quarantined}"]`] },
+      { name: "run-detail", hash: `#/runs/${quarantined}`, controls: ['a[href="#/runs"]', 'a[href="#/held"]', `a[href="#/changes/${quarantined}"]`] },
+      { name: "changes", hash: "#/changes", controls: ["#change-kind", "#change-since", "#change-until", "#change-limit", "#apply-filters", "#next-page"], drawn: "#changes-results table" },
+      { name: "held", hash: "#/held", controls: ["#held-list", "#allow-deletions"] },
+      { name: "test", hash: "#/test", controls: ["#start-test-run"], press: "#start-test-run", drawn: "#would-quarantine" },
+      { name: "check", hash: "#/check", controls: ["#run-check"], press: "#run-check", drawn: "#check-results .checks" },
+      { name: "scope", hash: "#/scope", controls: ["table.settings", "#suggestions-title"] },
+    ];
     await page.setViewportSize({ width: 640, height: 860 });
     try {
-      for (const hash of ["#/overview", "#/runs", "#/scope"]) {
-        await signIn("viewer", hash);
-        await page.waitForTimeout(300);
+      for (const view of views) {
+        await signIn("admin", view.hash);
+        if (view.press) await page.locator(view.press).click();
+        if (view.drawn) await page.locator(view.drawn).first().waitFor({ timeout: 30_000 });
+        await page.waitForTimeout(200);
         const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
-        assert.ok(overflow <= 0, `${hash} scrolls sideways by ${overflow} px`);
+        assert.ok(overflow <= 0, `${view.hash} scrolls sideways by ${overflow} px`);
+        for (const link of navigation) assert.ok(await link.isVisible(), `${view.hash}: the navigation is shown`);
+        // The links sit in a band as tall as they need; a short view must not stretch it and push the title down.
+        const gap = await page.evaluate<number>("document.getElementById('nav').getBoundingClientRect().height - document.querySelector('#nav ul').getBoundingClientRect().height");
+        assert.ok(gap <= 24, `${view.hash}: the navigation band has ${gap} px of empty space`);
+        // The one-column tables hide their header row, so every data cell must say which column it is.
+        const unlabelled = await page.evaluate<number>("document.querySelectorAll('main tbody td:not([data-label])').length");
+        assert.equal(unlabelled, 0, `${view.hash}: table cells without their column's name`);
+        for (const selector of view.controls) {
+          const control = page.locator(selector).first();
+          assert.ok(await control.isVisible(), `${view.hash}: ${selector} is shown`);
+          const box = (await control.boundingBox())!;
+          assert.ok(box.x >= 0 && box.x + box.width <= 640, `${view.hash}: ${selector} lies within the 640 px window (${box.x}..${box.x + box.width})`);
+        }
+        await screenshot(`split-screen-${view.name}`);
       }
-      await screenshot("split-screen-scope");
     } finally {
       await page.setViewportSize({ width: 1280, height: 860 });
     }
