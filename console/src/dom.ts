@@ -87,7 +87,9 @@ export function confirmAction(options: { title: string; body: Child[]; confirmLa
     const close = (result: boolean) => {
       dialog.close();
       dialog.remove();
-      opener?.focus();
+      // A polling view may have redrawn behind the dialog: its opener is then a new element with the same id.
+      const target = opener?.isConnected ? opener : opener?.id ? document.getElementById(opener.id) : null;
+      (target && !(target as HTMLButtonElement).disabled ? target : document.getElementById("view-title"))?.focus();
       resolve(result);
     };
     cancel.addEventListener("click", () => close(false));
