@@ -1,7 +1,8 @@
 // The console's views: each renders into the main region from the console API and returns how to stop its polling.
 import { api, ApiFailure, query } from "./api.js";
-import { announce, confirmAction, facts, h, replaceChildren } from "./dom.js";
+import { announce, confirmAction, facts, h, redraw, replaceChildren } from "./dom.js";
 import { counts, dateTime, duration, words } from "./format.js";
+import { notificationsPanel, type ChangeNotificationStatus } from "./notifications.js";
 import { renderPlan } from "./plan.js";
 
 export interface Me {
@@ -57,6 +58,7 @@ interface TenantStatus {
   activeRun: ActiveRun | null;
   nextScheduledRunAt: string | null;
   credential: { mode?: string; secret?: { state: string; message: string; expiresOn?: string | null } } | null;
+  changeNotifications?: ChangeNotificationStatus;
   warnings: string[];
 }
 
@@ -157,14 +159,14 @@ function progressPanel(active: ActiveRun): HTMLElement {
   );
 }
 
-function credentialPanel(credential: TenantStatus["credential"]): HTMLElement | null {
+function credentialPanel(credential: TenantStatus["credential"], tenantId: string): HTMLElement | null {
   if (!credential) return null;
   const secret = credential.secret;
   const healthy = !secret || secret.state === "valid" || secret.state === "noExpiry";
   return h(
     "section",
-    { class: `panel ${healthy ? "" : "banner-warn"}`, "aria-labelledby": "credential-title", ...(healthy ? {} : { role: "alert" }) },
-    h("h2", { id: "credential-title" }, "Credential"),
+    { class: `panel ${healthy ? "" : "banner-warn"}`, "aria-labelledby": `credential-${tenantId}`, ...(healthy ? {} : { role: "alert" }) },
+    h("h2", { id: `credential-${tenantId}` }, "Credential"),
     facts([
       ["Mode", credential.mode ?? "—"],
       ["Secret", secret ? `${secret.state}${secret.expiresOn ? `, expires ${dateTime(secret.expiresOn)}` : ""}` : "none (no secret to renew)"],
@@ -186,7 +188,6 @@ export const overview: View = async (main, context) => {
       return;
     }
     if (stopped) return;
-    const hadFocus = main.contains(document.activeElement) ? document.activeElement?.id : undefined;
     const tenants = status.tenants.map((tenant) => {
       const active = tenant.activeRun && !terminal.has(tenant.activeRun.state) ? tenant.activeRun : null;
       const last = tenant.lastRun;
@@ -209,7 +210,8 @@ export const overview: View = async (main, context) => {
           ]),
           last?.error ? h("p", { class: "error" }, `Last run failed: ${last.error}`) : null,
         ),
-        credentialPanel(tenant.credential),
+        credentialPanel(tenant.credential, tenant.tenantId),
+        notificationsPanel(tenant.changeNotifications, { tenantId: tenant.tenantId, generatedAt: status.generatedAt }),
         h(
           "section",
           { class: "panel", "aria-labelledby": `warnings-${tenant.tenantId}` },
@@ -218,8 +220,7 @@ export const overview: View = async (main, context) => {
         ),
       );
     });
-    replaceChildren(main, heading("Overview"), ...tenants);
-    if (hadFocus) document.getElementById(hadFocus)?.focus();
+    redraw(main, heading("Overview"), ...tenants);
     const activeNow = status.tenants.find((tenant) => tenant.activeRun && !terminal.has(tenant.activeRun.state))?.activeRun;
     if (lastActive && !activeNow) {
       const finished = status.tenants.find((tenant) => tenant.lastRun?.runId === lastActive)?.lastRun;
@@ -253,7 +254,7 @@ export const runs: View = async (main, context) => {
       replaceChildren(table, failureNote(error));
       return;
     }
-    replaceChildren(
+    redraw(
       table,
       page.runs.length === 0
         ? h("p", {}, "No runs yet.")
@@ -332,7 +333,7 @@ export const runDetail: View = async (main, context, runId) => {
     const summary = run.summary;
     const failure = summary?.error ?? run.request?.failure ?? run.request?.lastError;
     const fix = failure ? fixFor(failure) : undefined;
-    replaceChildren(
+    redraw(
       main,
       heading(`Run ${run.runId}`),
       h("p", {}, h("a", { href: "#/runs" }, "← All runs")),
@@ -409,7 +410,7 @@ export const changes: View = async (main, context, runId) => {
       return;
     }
     if (request !== latest) return;
-    replaceChildren(
+    redraw(
       results,
       page.events.length === 0
         ? h("p", {}, "No changes match.")
@@ -639,8 +640,8 @@ export const scope: View = async (main, context) => {
     h("p", {}, "The settings in force (change them in the Function App's settings or infra parameters; the next run applies them)."),
     h(
       "section",
-      { class: "panel" },
-      h("h2", {}, "Who is synced"),
+      { class: "panel", "aria-labelledby": "who-synced-title" },
+      h("h2", { id: "who-synced-title" }, "Who is synced"),
       h(
         "table",
         { class: "settings" },

@@ -13,6 +13,7 @@ const assets: Record<string, { file: string; type: string }> = {
   "api.js": { file: "dist/console/api.js", type: "text/javascript; charset=utf-8" },
   "views.js": { file: "dist/console/views.js", type: "text/javascript; charset=utf-8" },
   "plan.js": { file: "dist/console/plan.js", type: "text/javascript; charset=utf-8" },
+  "notifications.js": { file: "dist/console/notifications.js", type: "text/javascript; charset=utf-8" },
   "dom.js": { file: "dist/console/dom.js", type: "text/javascript; charset=utf-8" },
   "format.js": { file: "dist/console/format.js", type: "text/javascript; charset=utf-8" },
 };
