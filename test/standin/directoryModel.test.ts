@@ -65,15 +65,17 @@ describe("DirectoryModel.generate", () => {
   });
 
   it("generates 100,000 users, 5,000 groups and about a million memberships well within 30 s", () => {
-    const started = performance.now();
+    // CPU time, not wall time: the suite shares 2 cores with other test files, which stretched wall time past the bound under load.
+    const started = process.cpuUsage();
     const model = DirectoryModel.generate({ seed: 7, users: 100_000, groups: 5_000, membershipsPerUser: 10 });
-    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(started);
+    const seconds = (used.user + used.system) / 1_000_000;
     let memberships = 0;
     for (const edges of model.members.values()) memberships += edges.size;
     assert.equal(model.users.size, 100_000);
     assert.equal(model.groups.size, 5_000);
     assert.ok(memberships > 900_000 && memberships < 1_100_000, `${memberships} memberships`);
-    assert.ok(seconds < 15, `took ${seconds.toFixed(1)} s`);
+    assert.ok(seconds < 15, `took ${seconds.toFixed(1)} s of CPU`);
   });
 });
 
