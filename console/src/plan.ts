@@ -8,10 +8,16 @@ type PlanEntry = string | Record<string, unknown>;
 /** How many entries of a category are listed before the rest is summarised. */
 const shownPerCategory = 50;
 
+export interface RenderPlanOptions {
+  /** User deletions the run would hold: then an empty plan is not "nothing would change". */
+  heldDeletions?: number;
+}
+
 /** The plan as a list of categories, each with its entries; a category that is a flag or a count is one line. */
-export function renderPlan(plan: unknown): HTMLElement {
+export function renderPlan(plan: unknown, options: RenderPlanOptions = {}): HTMLElement {
   if (plan === null || plan === undefined || typeof plan !== "object") return h("p", { class: "muted" }, "This run recorded no plan.");
   const entries = Object.entries(plan as Record<string, unknown>);
+  if (entries.length === 0 && (options.heldDeletions ?? 0) > 0) return h("p", {}, "Nothing else would change: only the held deletions above, which wait for Allow deletions.");
   if (entries.length === 0) return h("p", {}, "Nothing would change: the tables already match the directory and the scope.");
   const flags = entries.filter(([, value]) => !Array.isArray(value) && (typeof value !== "object" || value === null));
   const lists = entries.filter(([, value]) => Array.isArray(value) || (typeof value === "object" && value !== null));

@@ -536,7 +536,7 @@ export const testRun: View = async (main, context) => {
         ["Groups", counts(summary?.groups)],
         ["Scope", summary?.scope ? Object.entries(summary.scope).map(([key, value]) => `${words(key)} ${value}`).join(", ") : "—"],
       ]),
-      renderPlan(summary?.plan),
+      renderPlan(summary?.plan, { heldDeletions: summary?.heldDeletions?.count }),
     );
     announce(`Test run ${runId} ${run.status}; its plan is shown`);
   };
