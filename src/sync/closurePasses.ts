@@ -53,7 +53,8 @@ async function runClosure(run: RunContext, input: { work: ClosureWork; collected
   const { work } = input;
   const started = Date.now();
   run.logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
-  const onDirectChanges = input.reportDirectChanges ? (changes: DirectMembershipChange[]) => deferMembershipEvents(run, changes.map((change) => membershipEvent(run, change))) : undefined;
+  // Without a sink (a dry run) no event is kept, so the closure need not collect any.
+  const onDirectChanges = input.reportDirectChanges && run.changeSink !== undefined ? (changes: DirectMembershipChange[]) => deferMembershipEvents(run, changes.map((change) => membershipEvent(run, change))) : undefined;
   const closure = new MembershipClosure({ store: run.store, summary: run.summary, roleMapping: run.config.roleMapping, manageRoles: input.manageRoles, onProgress: (message) => run.logger.info(message), scope: input.scope, onDirectChanges });
   const decisions = await closure.run(work, input.collected);
   await run.state.clearClosureWork(work);
