@@ -1,4 +1,4 @@
-// Persists where each delta stream stands and which memberships still need their closure recomputed.
+// Persists where each delta stream stands, which memberships still need their closure recomputed, and the membership events waiting for the run's end.
 import type { ChangeEvent } from "../directory/changeEvents";
 import type { StreamName } from "../directory/directoryObjects";
 import { tableKeys } from "./tableKeys";
@@ -46,6 +46,7 @@ export interface MarkDirtyOptions {
 }
 
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
+const heldPartition = (tenantId: string) => `${tenantId}_held`;
 const pendingEventsPartition = (tenantId: string) => `${tenantId}_events`;
 
 /** A membership change whose event waits for the end of the run, when it is known whether a consumer can see member and group. */
@@ -56,7 +57,6 @@ export interface PendingMembershipEvent {
   /** Given its time and run when the run's end is about to record it; recorded again after a crash, it rewrites the same feed row. */
   stamped?: boolean;
 }
-const heldPartition = (tenantId: string) => `${tenantId}_held`;
 
 /** A user deletion held back until the run that applies it; `reason` is Graph's ("changed" = soft, "deleted" = for good). */
 export interface HeldDeletion {
