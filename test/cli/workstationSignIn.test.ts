@@ -144,6 +144,21 @@ describe("sign-in from a workstation", () => {
     assert.equal(env.standIn.graphRequestCount(), before);
   });
 
+  test("a declined device-code sign-in ends the command in one line, before any read", async () => {
+    const before = env.standIn.graphRequestCount();
+    const result = await runCli(["sync", "--sign-in", "device"], deployedSettings(), {
+      az: false,
+      onStderr: (stderr) => {
+        const code = /enter the code ([A-Z0-9]{9}) to authenticate/.exec(stderr)?.[1];
+        if (code !== undefined && env.standIn.deviceCodes.list().find((asked) => asked.userCode === code)?.state === "pending") env.standIn.deviceCodes.decline(code);
+      },
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /error: The device-code sign-in to tenant \S+ was declined at the sign-in page\. Run the command again and approve the sign-in, or sign in with --sign-in cli after az login\. \[signIn\.notCompleted\]/);
+    assert.doesNotMatch(result.stdout, /post_request_failed/);
+    assert.equal(env.standIn.graphRequestCount(), before);
+  });
+
   test("--sign-in takes only app, cli or device", async () => {
     const result = await runCli(["sync", "--sign-in", "browser"], deployedSettings());
     assert.equal(result.code, 2);

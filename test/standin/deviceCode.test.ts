@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { DeviceCodeCredential, type DeviceCodeInfo } from "@azure/identity";
 import { DirectoryModel } from "../../standin/directoryModel";
 import type { GraphStandIn } from "../../standin/graphStandIn";
+import { explainSignInError } from "../../src/identity/signInErrors";
 import { graphCommandLineToolsAppId } from "../../src/identity/workstationSignIn";
 import { decodeJwt, fetchJson, startStandIn } from "./standInTestSupport";
 
@@ -84,5 +85,16 @@ describe("device authorization grant", () => {
     const token = credential.getToken(`${standIn.url}/.default`);
     standIn.deviceCodes.decline((await prompts).userCode);
     await assert.rejects(token, /authorization_declined/);
+  });
+
+  it("an expired code fails the real credential with expired_token, which the CLI explains as signIn.notCompleted", async () => {
+    const { credential, prompts } = deviceCredential(standIn);
+    const token = credential.getToken(`${standIn.url}/.default`);
+    standIn.deviceCodes.expire((await prompts).userCode);
+    const failure = await token.then(() => undefined, (error: unknown) => error);
+    assert.match(String(failure), /expired_token/);
+    const explained = await explainSignInError(failure, { tenantId: standIn.tenantId, clientId: graphCommandLineToolsAppId, authorityHost: standIn.url, cloud: "public", who: "the account signing in with the device code" });
+    assert.equal(explained?.code, "signIn.notCompleted");
+    assert.match(explained!.message, /expired before the sign-in .* was completed \(a code lasts 15 minutes\)\. Run the command again/);
   });
 });
