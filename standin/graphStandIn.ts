@@ -21,6 +21,7 @@ import {
   type SoftDeletedMembership,
   type UpdatedObjectProperties,
 } from "./deltaQueryEngine";
+import { DeviceCodeGrant, deviceCodeGrantTypes } from "./deviceCodeGrant";
 import { DirectoryModel, type MemberType } from "./directoryModel";
 import { SubscriptionService } from "./subscriptionService";
 import { TokenIssuer, type AccessTokenClaims, type ClientAssertionRecord, type RegisteredClient, type TokenSubject, type TokenVerification } from "./tokenIssuer";
@@ -52,6 +53,8 @@ export interface StandInOptions {
   replayChanges?: boolean;
   /** Access token lifetime; default 3599 s as Entra issues. */
   accessTokenLifetimeSeconds?: number;
+  /** The device authorization grant's polling interval; default 5 s as Entra answers (MSAL waits this long after each authorization_pending). */
+  deviceCodeIntervalSeconds?: number;
   /** Change notifications per POST to a notification URL; default 100 (a guess: Graph batches them but names no number). */
   maxNotificationsPerPost?: number;
   /** Waits before redelivering a notification the endpoint refused; default 1, 4 and 16 s (Graph retries for up to 4 hours). */
@@ -160,6 +163,8 @@ export class GraphStandIn {
   readonly faults: StandInFaults;
   /** Change-notification subscriptions, their deliveries, and lifecycle notifications on demand. */
   readonly subscriptions: SubscriptionService;
+  /** Device-code sign-ins: tests list the codes asked for and approve, decline or expire them, as a user at the verification page would. */
+  readonly deviceCodes: DeviceCodeGrant;
 
   private readonly issuer: TokenIssuer;
   private readonly engine: DeltaQueryEngine;
@@ -183,6 +188,7 @@ export class GraphStandIn {
     this.model = model;
     this.servers = servers;
     this.issuer = new TokenIssuer(url, tenantId, options.clients ?? defaultClients, options.accessTokenLifetimeSeconds ?? 3599);
+    this.deviceCodes = new DeviceCodeGrant(this.issuer, options.accessTokenLifetimeSeconds ?? 3599, { intervalSeconds: options.deviceCodeIntervalSeconds });
     this.engine = new DeltaQueryEngine(model, {
       usersPageSize: positive("usersPageSize", options.usersPageSize ?? 200),
       groupsPageSize: positive("groupsPageSize", options.groupsPageSize ?? 100),
@@ -360,7 +366,16 @@ export class GraphStandIn {
         const error = this.issuer.error(400, "invalid_request", 900561, `The endpoint only accepts POST, OPTIONS requests. Received a ${method} request.`);
         return this.entraJson(ids, error.status, error.body);
       }
-      const result = this.issuer.tokenRequest(decodeURIComponent(token[1] as string), new URLSearchParams(body), headerValue(request, "authorization"));
+      const form = new URLSearchParams(body);
+      const tenant = decodeURIComponent(token[1] as string);
+      // Public-client grants (device code, and the refresh token it gives) are the device-code module's; the rest are client credentials.
+      const publicGrant = deviceCodeGrantTypes.includes(form.get("grant_type") ?? "") || form.get("grant_type") === "refresh_token";
+      const result = publicGrant ? this.deviceCodes.redeem(tenant, form) : this.issuer.tokenRequest(tenant, form, headerValue(request, "authorization"));
+      return this.entraJson(ids, result.status, result.body);
+    }
+    const deviceCode = /^\/([^/]+)\/oauth2\/v2\.0\/devicecode$/.exec(path);
+    if (deviceCode && method === "POST") {
+      const result = this.deviceCodes.start(decodeURIComponent(deviceCode[1] as string), new URLSearchParams(body));
       return this.entraJson(ids, result.status, result.body);
     }
     return this.graphError(ids, 404, "NotFound", `The stand-in does not serve ${method} ${path}.`);

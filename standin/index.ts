@@ -20,6 +20,7 @@ export {
   type StandInOptions,
 } from "./graphStandIn";
 export type { ClientAssertionRecord, RegisteredClient } from "./tokenIssuer";
+export { DeviceCodeGrant, deviceCodeGrantTypes, knownPublicClients, type DeviceAuthorization, type DeviceSignIn } from "./deviceCodeGrant";
 export { SubscriptionService, maxSubscriptionMinutes, type LifecycleEvent, type NotificationDelivery, type StandInSubscription } from "./subscriptionService";
 export type { SoftDeletedMembership, UpdatedObjectProperties } from "./deltaQueryEngine";
 export { KeyVaultStandIn, type KeyVaultStandInOptions, type SecretWriteOptions, type VaultRequest } from "./keyVaultStandIn";

@@ -17,6 +17,7 @@ export type SyncErrorCode =
   | "signIn.certificateRejected"
   | "signIn.federationRejected"
   | "signIn.unavailable"
+  | "signIn.notCompleted"
   | "network.dnsFailure"
   | "network.connectionRefused"
   | "network.tlsFailure"

@@ -26,6 +26,8 @@ export async function explainSignInError(error: unknown, context: SignInContext)
   const already = syncErrorIn(error);
   if (already) return already;
   const text = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? "")}` : String(error);
+  const deviceCode = explainDeviceCode(text, context, error);
+  if (deviceCode) return deviceCode;
   const code = aadstsCodeOf(text);
   if (code) return explainAadsts(code, context, error);
   const authority = { service: "The Microsoft Entra sign-in endpoint", url: context.authorityHost, setting: "AUTHORITY_HOST (or ENTRA_CLOUD)" };
@@ -47,6 +49,17 @@ async function probeAuthority(context: SignInContext, error: unknown, authority:
   } catch (probeError) {
     return explainNetworkFailure(probeError, authority) ?? explainNetworkFailure(error, authority);
   }
+}
+
+/** MSAL reports a device-code sign-in the user declined or let expire by the OAuth error alone (v2-oauth2-device-code, "Expected errors"). */
+function explainDeviceCode(text: string, context: SignInContext, cause: unknown): SyncError | undefined {
+  if (/authorization_declined/.test(text)) {
+    return new SyncError("signIn.notCompleted", `The device-code sign-in to tenant ${context.tenantId} was declined at the sign-in page.`, { fix: "Run the command again and approve the sign-in, or sign in with --sign-in cli after az login.", cause });
+  }
+  if (/expired_token|device_code_expired/.test(text)) {
+    return new SyncError("signIn.notCompleted", `The device code expired before the sign-in to tenant ${context.tenantId} was completed (a code lasts 15 minutes).`, { fix: "Run the command again and enter the new code within 15 minutes.", cause });
+  }
+  return undefined;
 }
 
 function explainAadsts(code: string, context: SignInContext, cause: unknown): SyncError {

@@ -1,7 +1,8 @@
 // Who the CLI reads Microsoft Graph as: the deployed credential mode, or the signed-in admin (Azure CLI or device code, delegated permissions).
-import { AzureCliCredential, DeviceCodeCredential, type TokenCredential } from "@azure/identity";
+import { AzureCliCredential, DeviceCodeCredential, type AccessToken, type GetTokenOptions, type TokenCredential } from "@azure/identity";
 import type { Settings } from "../config/settings";
 import { needsInstanceDiscoveryDisabled } from "./platformCredential";
+import { explainSignInError } from "./signInErrors";
 import type { TokenSource } from "./tenantGuard";
 
 /** app: the deployed mode (ENTRA_CREDENTIAL_MODE); cli: the account of `az login`; device: a device-code sign-in in the browser. */
@@ -35,7 +36,7 @@ export interface WorkstationSignInOptions {
 }
 
 /** The admin's own credential for `cli` or `device`; undefined for `app`, where the composition root builds the deployed mode's. */
-export function workstationCredential(choice: SignInChoice, settings: Pick<Settings, "tenantId" | "authorityHost">, options: WorkstationSignInOptions): WorkstationCredential | undefined {
+export function workstationCredential(choice: SignInChoice, settings: Pick<Settings, "tenantId" | "authorityHost" | "cloud">, options: WorkstationSignInOptions): WorkstationCredential | undefined {
   if (choice === "cli") {
     return {
       credential: new AzureCliCredential({ tenantId: settings.tenantId }),
@@ -45,16 +46,35 @@ export function workstationCredential(choice: SignInChoice, settings: Pick<Setti
   }
   if (choice === "device") {
     return {
-      credential: new DeviceCodeCredential({
-        tenantId: settings.tenantId,
-        clientId: graphCommandLineToolsAppId,
-        authorityHost: settings.authorityHost,
-        disableInstanceDiscovery: needsInstanceDiscoveryDisabled(settings.authorityHost),
-        userPromptCallback: (info) => options.prompt(info.message),
-      }),
+      credential: new ExplainedCredential(
+        new DeviceCodeCredential({
+          tenantId: settings.tenantId,
+          clientId: graphCommandLineToolsAppId,
+          authorityHost: settings.authorityHost,
+          disableInstanceDiscovery: needsInstanceDiscoveryDisabled(settings.authorityHost),
+          userPromptCallback: (info) => options.prompt(info.message),
+        }),
+        { tenantId: settings.tenantId, authorityHost: settings.authorityHost, cloud: settings.cloud, clientId: graphCommandLineToolsAppId, who: "the account signing in with the device code" },
+      ),
       source: "deviceCode",
       notice: `Reading Microsoft Graph as the account you sign in with (device code, tenant ${settings.tenantId}), with its delegated permissions.`,
     };
   }
   return undefined;
+}
+
+/** A declined or expired sign-in, or an Entra refusal, becomes one line with its fix, as the deployed credentials' failures do. */
+class ExplainedCredential implements TokenCredential {
+  constructor(
+    private readonly inner: TokenCredential,
+    private readonly context: Parameters<typeof explainSignInError>[1],
+  ) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    try {
+      return await this.inner.getToken(scopes, options);
+    } catch (error) {
+      throw (await explainSignInError(error, this.context)) ?? error;
+    }
+  }
 }

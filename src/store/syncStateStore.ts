@@ -1,4 +1,5 @@
-// Persists where each delta stream stands and which memberships still need their closure recomputed.
+// Persists where each delta stream stands, which memberships still need their closure recomputed, and the membership events waiting for the run's end.
+import type { ChangeEvent } from "../directory/changeEvents";
 import type { StreamName } from "../directory/directoryObjects";
 import { tableKeys } from "./tableKeys";
 import { forEachConcurrently } from "../common/concurrency";
@@ -46,6 +47,16 @@ export interface MarkDirtyOptions {
 
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
 const heldPartition = (tenantId: string) => `${tenantId}_held`;
+const pendingEventsPartition = (tenantId: string) => `${tenantId}_events`;
+
+/** A membership change whose event waits for the end of the run, when it is known whether a consumer can see member and group. */
+export interface PendingMembershipEvent {
+  event: ChangeEvent;
+  /** user, group or other: which table says whether the member is active. */
+  memberType: string;
+  /** Given its time and run when the run's end is about to record it; recorded again after a crash, it rewrites the same feed row. */
+  stamped?: boolean;
+}
 
 /** A user deletion held back until the run that applies it; `reason` is Graph's ("changed" = soft, "deleted" = for good). */
 export interface HeldDeletion {
@@ -199,6 +210,38 @@ export class SyncStateStore {
     for (const [memberId, groupId] of options.restoredEdges ?? []) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` });
     for (const [memberId, groupId] of options.removedEdges ?? []) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `r_${memberId}_${groupId}`, properties: {} });
     await this.table.apply(operations);
+  }
+
+  /** One row per membership (the last change in the run stands), so a page replayed after a crash writes the same rows again. */
+  async savePendingMembershipEvents(pending: readonly PendingMembershipEvent[]): Promise<void> {
+    const partitionKey = pendingEventsPartition(this.tenantId);
+    const latest = new Map(pending.map((entry) => [`${entry.event.objectId}_${entry.event.groupId ?? ""}`, entry]));
+    await this.table.apply(
+      [...latest].map(([rowKey, { event, memberType, stamped }]): TableOperation => ({
+        kind: "upsert",
+        mode: "Replace",
+        partitionKey,
+        rowKey,
+        properties: { runId: event.runId, at: event.at, kind: event.kind, objectId: event.objectId, groupId: event.groupId ?? "", description: event.description, memberType, stamped: stamped === true },
+      })),
+    );
+  }
+
+  /** Up to `limit` pending membership events, oldest keys first; the caller removes them once decided. */
+  async readPendingMembershipEvents(limit: number): Promise<PendingMembershipEvent[]> {
+    const pending: PendingMembershipEvent[] = [];
+    const filter = `PartitionKey eq '${pendingEventsPartition(this.tenantId)}'`;
+    for await (const row of this.table.listRows({ filter, limit })) {
+      const text = (name: string) => (typeof row[name] === "string" ? (row[name] as string) : "");
+      const event: ChangeEvent = { tenantId: this.tenantId, runId: text("runId"), at: text("at"), kind: text("kind"), objectId: text("objectId"), groupId: text("groupId") || undefined, description: text("description") };
+      pending.push({ event, memberType: text("memberType") || "other", stamped: row.stamped === true });
+    }
+    return pending;
+  }
+
+  async removePendingMembershipEvents(pending: readonly PendingMembershipEvent[]): Promise<void> {
+    const partitionKey = pendingEventsPartition(this.tenantId);
+    await this.table.apply(pending.map((entry): TableOperation => ({ kind: "delete", partitionKey, rowKey: `${entry.event.objectId}_${entry.event.groupId ?? ""}` })));
   }
 
   async readClosureWork(): Promise<ClosureWork> {

@@ -46,6 +46,14 @@ export interface ScopeDecisions {
   released: string[];
 }
 
+/** A direct membership added or removed since the MemberOf rows were last written. */
+export interface DirectMembershipChange {
+  memberId: string;
+  groupId: string;
+  memberType: MemberType;
+  removed: boolean;
+}
+
 export interface RunClosureOptions {
   store: DirectoryStore;
   /** The run record whose membership, inheritance, role and scope counters the closure adds to. */
@@ -57,6 +65,8 @@ export interface RunClosureOptions {
   onProgress?: (message: string) => void;
   /** With scope groups: who counts as in scope. */
   scope?: ClosureScopeInputs;
+  /** After a full read of groups, which wrote no MemberOf row: the direct memberships that changed, handed over before the writes that settle them. */
+  onDirectChanges?: (changes: DirectMembershipChange[]) => Promise<void>;
 }
 
 /** What a full rebuild reads before it streams the MemberOf table; each member's entries are dropped once it is decided. */
@@ -85,6 +95,7 @@ export class MembershipClosure {
   private memberOps: TableOperation[] = [];
   private memberOfOps: TableOperation[] = [];
   private userOps: TableOperation[] = [];
+  private directChanges: DirectMembershipChange[] = [];
   /** The batch being written; at most one is in flight while the next is computed. */
   private writing: Promise<void> = Promise.resolve();
 
@@ -94,6 +105,7 @@ export class MembershipClosure {
   private readonly manageRoles: boolean;
   private readonly onProgress: ((message: string) => void) | undefined;
   private readonly scope: ClosureScopeInputs | undefined;
+  private readonly onDirectChanges: RunClosureOptions["onDirectChanges"];
   private readonly decisions: ScopeDecisions = { admit: new Set(), exits: [], exclusions: [], released: [] };
 
   constructor(options: RunClosureOptions) {
@@ -103,6 +115,7 @@ export class MembershipClosure {
     this.manageRoles = options.manageRoles ?? this.roleMapping.size > 0;
     this.onProgress = options.onProgress;
     this.scope = options.scope;
+    this.onDirectChanges = options.onDirectChanges;
   }
 
   /** Decides one user's place in the scope from the groups it reaches; decisions are collected for the engine. */
@@ -214,6 +227,7 @@ export class MembershipClosure {
     const { desired, existing, direct } = rows;
     const tenantId = this.store.tenantId;
     const existingByGroup = new Map(existing.map((row) => [row.groupId, row]));
+    this.noteDirectChanges(memberId, { desired, existingByGroup });
     for (const row of desired.values()) {
       const before = existingByGroup.get(row.groupId);
       if (before && sameMemberOfRow(before, row)) continue;
@@ -234,6 +248,14 @@ export class MembershipClosure {
       else this.summary.memberships.deactivated++;
       this.memberOps.push({ kind: "upsert", mode: "Merge", ...tableKeys.member(tenantId, edge.groupId, memberId), properties: { active: wanted } });
     }
+  }
+
+  /** Direct memberships the stored rows do not have yet, or have and the desired ones not; only when someone listens. */
+  private noteDirectChanges(memberId: string, rows: { desired: Map<string, MemberOfRow>; existingByGroup: Map<string, MemberOfRow> }): void {
+    if (!this.onDirectChanges) return;
+    const { desired, existingByGroup } = rows;
+    for (const row of desired.values()) if (row.direct && !existingByGroup.get(row.groupId)?.direct) this.directChanges.push({ memberId, groupId: row.groupId, memberType: row.memberType, removed: false });
+    for (const row of existingByGroup.values()) if (row.direct && !desired.get(row.groupId)?.direct) this.directChanges.push({ memberId, groupId: row.groupId, memberType: row.memberType, removed: true });
   }
 
   /** A user or group counts as a member only while the store knows it as active: soft-deleted ones, or ones a full read never returned, do not. */
@@ -376,11 +398,15 @@ export class MembershipClosure {
     const memberOps = this.memberOps;
     const memberOfOps = this.memberOfOps;
     const userOps = this.userOps;
+    const directChanges = this.directChanges;
     this.memberOps = [];
     this.memberOfOps = [];
     this.userOps = [];
+    this.directChanges = [];
     const previous = this.writing;
     const writing = previous.then(async () => {
+      // Before the rows: a crash in between leaves the rows unwritten, and the rerun finds the same changes again.
+      if (directChanges.length > 0) await this.onDirectChanges?.(directChanges);
       await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps), this.store.apply("users", userOps)]);
     });
     // Awaited by the next flush or at the end of the run; this only keeps a failure from counting as unhandled meanwhile.

@@ -7,8 +7,10 @@ import type { DirectoryTableName, ObjectTable } from "../store/directoryStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
 import { lookupOperationsBetween, lookupValuesBefore, type LookupValues } from "../store/userLookup";
+import type { PendingMembershipEvent } from "../store/syncStateStore";
 import type { WriteBuffer } from "../store/writeBuffer";
 import { saveHoldChanges } from "./heldDeletions";
+import { deferMembershipEvents } from "./membershipEvents";
 import { removeGroupEverywhere, removeMemberEverywhere } from "./objectRemoval";
 import { changeEvent, recordEvents, type RunContext } from "./runContext";
 import type { PlanEntry } from "./runPlan";
@@ -40,6 +42,8 @@ interface ObjectBatch {
   ops: TableOperation[];
   removedForGood: string[];
   events: ChangeEvent[];
+  /** Membership events of an incremental page, kept until the run's end decides which a consumer can see. */
+  membershipEvents: PendingMembershipEvent[];
   markDirty(id: string): void;
 }
 
@@ -93,6 +97,7 @@ export class PageApplier {
     await this.saveExclusionChanges();
     // A full read rebuilds every MemberOf row at its end, so marking each member would only add writes.
     await this.run.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, { all: full, removedEdges: writes.removedEdges, restoredEdges: writes.restoredEdges });
+    await deferMembershipEvents(this.run, batch.membershipEvents);
     await Promise.all([this.write(context, "groups", batch.ops), this.write(context, "members", writes.members), this.write(context, "nesting", writes.nesting)]);
     await this.write(context, "memberOf", writes.memberOf);
     await Promise.all(batch.removedForGood.map((id) => removeGroupEverywhere(this.run, id)));
@@ -145,7 +150,7 @@ export class PageApplier {
     const full = context.fullReadGeneration !== undefined;
     const stored = full && context.storeWasEmpty ? new Map<string, StoredObject>() : await this.run.store.readObjects(kind, changes.map((change) => change.id));
     const lookupBefore = kind === "users" ? lookupValuesBefore(stored) : new Map<string, LookupValues | undefined>();
-    const batch: ObjectBatch = { kind, objectType: objectTypeOf[kind], context, counts: input.counts, stored, lookupBefore, ops: [], removedForGood: [], events: [], markDirty: input.markDirty };
+    const batch: ObjectBatch = { kind, objectType: objectTypeOf[kind], context, counts: input.counts, stored, lookupBefore, ops: [], removedForGood: [], events: [], membershipEvents: [], markDirty: input.markDirty };
     for (const change of changes) {
       const previous = stored.get(change.id);
       if (kind === "users" && change.kind === "removed") {
@@ -303,9 +308,9 @@ export class PageApplier {
     if (batch.context.initialLoad) return;
     const description = change.description ?? (change.entry.name ? `${change.entry.name} (${change.entry.id})` : change.entry.id);
     const event = changeEvent(this.run, { kind: change.kind, objectId: change.entry.id, groupId: change.entry.groupId, description, at: batch.context.now });
-    // A membership is news only if a consumer can see it (member in scope, group synced): decided at the end of the run.
-    if (change.memberType !== undefined && batch.context.fullReadGeneration === undefined) this.run.runState.deferMembershipEvent(event, change.memberType);
-    else batch.events.push(event);
+    if (change.memberType === undefined) batch.events.push(event);
+    // A full read meets every membership, changed or not: the closure after it reports the ones whose direct membership changed.
+    else if (batch.context.fullReadGeneration === undefined) batch.membershipEvents.push({ event, memberType: change.memberType });
   }
 
   private async write(context: PageContext, table: DirectoryTableName, operations: TableOperation[]): Promise<void> {

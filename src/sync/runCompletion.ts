@@ -30,9 +30,12 @@ export async function completeRun(run: RunContext, options: CompleteRunOptions):
   // After a full read, or with new scope settings or role mapping, any member's rows may have changed: every one is rebuilt, with no Graph read.
   if (fullRead || scopeChange.changed || roles.changed) await run.state.markDirty(new Map(), [], { all: true });
   const manageRoles = run.config.roleMapping.size > 0 || roles.changed;
+  const groups = checkpoints.get("groups");
   // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
-  const collected = checkpoints.get("groups")?.fullReadGeneration ? run.runState.takeMembershipCollector() : undefined;
-  await recomputeMemberships(run, { applier: options.applier, filtersWidened: scopeChange.widened, collected, manageRoles });
+  const collected = groups?.fullReadGeneration ? run.runState.takeMembershipCollector() : undefined;
+  // A full read of groups wrote no MemberOf row, so the rebuild tells which direct memberships changed; the first load reports none.
+  const reportDirectChanges = groups?.fullReadGeneration !== undefined && !groups.storeWasEmpty;
+  await recomputeMemberships(run, { applier: options.applier, filtersWidened: scopeChange.widened, collected, manageRoles, reportDirectChanges });
   await saveHoldChanges(run);
   await applyHeldDeletions(run, { allowDeletions: options.allowDeletions });
   await purgeExpired(run);

@@ -1,5 +1,4 @@
 // Everything one run accumulates between its phases, with one owner: holds, admissions, exclusions, the membership collector, the plan.
-import type { ChangeEvent } from "../directory/changeEvents";
 import type { Exclusion, HeldDeletion } from "../store/syncStateStore";
 import { MembershipCollector } from "./membershipCollector";
 import type { RunPlan } from "./runPlan";
@@ -37,8 +36,6 @@ export class RunState {
   private readonly writtenGroups = new Map<string, string>();
   private collector: MembershipCollector | undefined;
   private readingById = false;
-  /** Membership events of incremental pages, recorded once the run knows whether member and group are visible. */
-  private membershipEvents: Array<{ event: ChangeEvent; memberType: string }> = [];
 
   constructor(options: CreateRunStateOptions) {
     this.plan = options.plan;
@@ -147,16 +144,6 @@ export class RunState {
 
   noteGroupWritten(groupId: string, hash: string): void {
     this.writtenGroups.set(groupId, hash);
-  }
-
-  deferMembershipEvent(event: ChangeEvent, memberType: string): void {
-    this.membershipEvents.push({ event, memberType });
-  }
-
-  takeMembershipEvents(): Array<{ event: ChangeEvent; memberType: string }> {
-    const events = this.membershipEvents;
-    this.membershipEvents = [];
-    return events;
   }
 
   /** A full read of groups starts from its first page in this process: its memberships are kept for the rebuild after it. */

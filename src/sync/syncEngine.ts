@@ -12,7 +12,6 @@ import type { RunLog } from "../store/runLog";
 import type { StreamCheckpoint, SyncStateStore } from "../store/syncStateStore";
 import type { StoreMetrics } from "../store/tableWriter";
 import { PageApplier } from "./pageApplier";
-import { recordVisibleMembershipEvents } from "./membershipEvents";
 import { completeRun } from "./runCompletion";
 import type { RunConfig, RunContext, RunLogger } from "./runContext";
 import { RunPlan, type PlanEntry, type StoredPlan } from "./runPlan";
@@ -108,8 +107,7 @@ export class SyncEngine {
     } catch (error) {
       if (error instanceof DeadlineReached) {
         summary.status = "paused";
-        // Membership events wait for the run's end; a paused run records the ones visible now, so none is lost.
-        if (run) await recordVisibleMembershipEvents(run).catch((failure: unknown) => logger.error(`Could not record membership events: ${(failure as Error).message}`));
+        // Its membership events stay in the state store: the continuation decides them at its end, once it knows who entered the scope.
         logger.info("Deadline reached; the run stopped at a checkpoint and can be continued");
       } else {
         summary.status = "failed";

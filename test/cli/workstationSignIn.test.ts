@@ -1,4 +1,4 @@
-// The CLI on a workstation reads Graph as the admin signed in to the Azure CLI (a fake `az` on PATH prints the token), refuses another tenant's account, and check's advice fits a workstation.
+// The CLI on a workstation reads Graph as the admin signed in to the Azure CLI (a fake `az` on PATH prints the token) or by device code (the stand-in's device authorization grant), refuses another tenant's account, and check's advice fits a workstation.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -18,7 +18,8 @@ let env: TestEnvironment;
 let fakeAzDir: string;
 
 before(async () => {
-  env = await startEnvironment({ model: DirectoryModel.generate({ seed: 31, users: 15, groups: 4 }) });
+  // MSAL waits the answered interval after each authorization_pending; Entra's 5 s would only slow the device-code tests.
+  env = await startEnvironment({ model: DirectoryModel.generate({ seed: 31, users: 15, groups: 4 }), standIn: { deviceCodeIntervalSeconds: 1 } });
   fakeAzDir = mkdtempSync(join(tmpdir(), "fake-az-"));
   // Like the real `az account get-access-token --output json`: the token JSON on stdout; the arguments are logged for the test.
   writeFileSync(join(fakeAzDir, "az"), `#!/bin/sh\necho "$@" >> "${fakeAzDir}/calls.log"\ncat "${fakeAzDir}/token.json"\n`);
@@ -37,7 +38,7 @@ function signInAs(tenantId: string, resource: string = env.standIn.url): void {
   writeFileSync(join(fakeAzDir, "calls.log"), "");
 }
 
-function runCli(args: string[], settings: Record<string, string>, options: { az?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function runCli(args: string[], settings: Record<string, string>, options: { az?: boolean; onStderr?: (stderr: string) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
     const path = options.az === false ? "/usr/bin:/bin" : `${fakeAzDir}:/usr/bin:/bin`;
@@ -45,7 +46,10 @@ function runCli(args: string[], settings: Record<string, string>, options: { az?
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(stderr);
+    });
     child.once("error", reject);
     child.once("close", (code) => resolvePromise({ code, stdout, stderr, ms: Date.now() - started }));
   });
@@ -120,6 +124,55 @@ describe("sign-in from a workstation", () => {
     assert.ok(result.ms < 30_000, `took ${result.ms} ms`);
     assert.match(result.stdout, new RegExp(`error: Microsoft Graph at 127\\.0\\.0\\.1:${port} could not be reached: the connection was refused \\(ECONNREFUSED\\)`));
     assert.doesNotMatch(result.stdout + result.stderr, /fetch failed|\n\s+at /);
+  });
+
+  /** Signs in at the "verification page" once the CLI has shown the code on stderr, as the admin would in a browser. */
+  function approveWhenPrompted(signIn: { upn: string; scp: string; tenantId?: string }): (stderr: string) => void {
+    let approved = false;
+    return (stderr) => {
+      const code = /enter the code ([A-Z0-9]{9}) to authenticate/.exec(stderr)?.[1];
+      if (code === undefined || approved) return;
+      approved = true;
+      env.standIn.deviceCodes.approve(code, signIn);
+    };
+  }
+
+  test("--sign-in device shows the device-code prompt on stderr, waits for the sign-in, and syncs as that account", async () => {
+    const settings = deployedSettings();
+    const result = await runCli(["sync", "--sign-in", "device"], settings, { az: false, onStderr: approveWhenPrompted({ upn: "admin@contoso.com", scp: "Directory.AccessAsUser.All User.Read.All" }) });
+    assert.equal(result.code, 0, result.stderr + result.stdout);
+    assert.match(result.stderr, new RegExp(`Reading Microsoft Graph as the account you sign in with \\(device code, tenant ${env.standIn.tenantId}\\), with its delegated permissions`));
+    assert.match(result.stderr, /To sign in, use a web browser to open the page https:\/\/microsoft\.com\/devicelogin and enter the code [A-Z0-9]{9} to authenticate\./);
+    assert.doesNotMatch(result.stdout, /devicelogin/, "the prompt stays off stdout, which a script may parse");
+    assert.match(result.stdout, /Run \S+ succeeded/);
+    const asked = env.standIn.deviceCodes.list().at(-1)!;
+    assert.equal(asked.clientId, "14d82eec-204b-4c2f-b7e8-296a70dab67e", "as Microsoft Graph Command Line Tools");
+    assert.equal(asked.state, "redeemed");
+    assert.equal(asked.tenant, env.standIn.tenantId);
+  });
+
+  test("a device-code sign-in with an account of another tenant is refused before any read", async () => {
+    const other = "0d000000-0000-4000-8000-0000000000d1";
+    const before = env.standIn.graphRequestCount();
+    const result = await runCli(["sync", "--sign-in", "device"], deployedSettings(), { az: false, onStderr: approveWhenPrompted({ upn: "someone@fabrikam.com", scp: "Directory.AccessAsUser.All", tenantId: other }) });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, new RegExp(`token is for tenant ${other}, but this run is for tenant ${env.standIn.tenantId}.*You signed in with an account of tenant ${other}: sign in again with an account of tenant ${env.standIn.tenantId}`));
+    assert.equal(env.standIn.graphRequestCount(), before);
+  });
+
+  test("a declined device-code sign-in ends the command in one line, before any read", async () => {
+    const before = env.standIn.graphRequestCount();
+    const result = await runCli(["sync", "--sign-in", "device"], deployedSettings(), {
+      az: false,
+      onStderr: (stderr) => {
+        const code = /enter the code ([A-Z0-9]{9}) to authenticate/.exec(stderr)?.[1];
+        if (code !== undefined && env.standIn.deviceCodes.list().find((asked) => asked.userCode === code)?.state === "pending") env.standIn.deviceCodes.decline(code);
+      },
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /error: The device-code sign-in to tenant \S+ was declined at the sign-in page\. Run the command again and approve the sign-in, or sign in with --sign-in cli after az login\. \[signIn\.notCompleted\]/);
+    assert.doesNotMatch(result.stdout, /post_request_failed/);
+    assert.equal(env.standIn.graphRequestCount(), before);
   });
 
   test("--sign-in takes only app, cli or device", async () => {

@@ -18,7 +18,8 @@ function liveUsers(model: DirectoryModel) {
   return [...model.users.values()].filter((user) => !user.deleted);
 }
 
-function churn(model: DirectoryModel, round: number): void {
+/** Changes users and memberships; returns the memberships it added and removed, as `memberId>groupId`. */
+function churn(model: DirectoryModel, round: number): { added: string; removed: string | undefined } {
   const users = liveUsers(model);
   const groups = [...model.groups.values()].filter((group) => !group.deleted);
   for (let i = 0; i < 30; i++) model.updateUser(users[(round * 13 + i) % users.length]!.id, { jobTitle: `Role ${round}-${i}` });
@@ -29,6 +30,7 @@ function churn(model: DirectoryModel, round: number): void {
   const group = groups[(round + 1) % groups.length]!;
   const someMember = [...(model.members.get(group.id)?.keys() ?? [])][0];
   if (someMember) model.removeMember(group.id, someMember);
+  return { added: `${created.id}>${groups[round % groups.length]!.id}`, removed: someMember ? `${someMember}>${group.id}` : undefined };
 }
 
 describe("resilience", () => {
@@ -110,7 +112,7 @@ describe("resilience", () => {
       const settings = env.settings();
       await env.compose(settings).engine.run();
       const vanished = liveUsers(env.model)[5]!;
-      churn(env.model, 2);
+      const memberships = churn(env.model, 2);
       env.model.hardDeleteUser(vanished.id);
       env.standIn.faults.expireDeltaTokens(style);
       const sink = collectingSink();
@@ -124,6 +126,11 @@ describe("resilience", () => {
       assert.equal(snapshot.users.some((user) => user.id === vanished.id), false);
       assert.equal(snapshot.memberOf.some((row) => row.memberId === vanished.id), false);
       assert.ok(sink.events.some((event) => event.kind === "userDeleted" && event.objectId === vanished.id && /not found by a full read/.test(event.description)), "the change feed says why");
+      // Only the memberships that changed, as an incremental run would report them: none for a member deleted meanwhile.
+      const stillThere = (id: string) => env.model.groups.has(id) || env.model.users.get(id)?.deleted === false;
+      const removed = memberships.removed && stillThere(memberships.removed.split(">")[0]!) ? [`membershipRemoved ${memberships.removed}`] : [];
+      const reported = sink.events.filter((event) => event.kind.startsWith("membership")).map((event) => `${event.kind} ${event.objectId}>${event.groupId}`);
+      assert.deepEqual(reported.sort(), [`membershipAdded ${memberships.added}`, ...removed].sort());
       assertStoreMatches(withoutObjectsAbsentFrom(snapshot, env.model), env.model);
 
       const next = await env.compose(settings).engine.run();

@@ -19,6 +19,8 @@ export class ScriptedDirectory implements DeltaSource {
   /** Every change in order; a delta link is a position in it, so reading the same link twice gives the same changes, as in Graph. */
   private readonly log: Array<{ stream: StreamName; object: Record<string, unknown> }> = [];
   private nextId = 1;
+  /** Objects per delta page; a smaller page lets a run with a deadline pause between pages. */
+  pageSize = Number.POSITIVE_INFINITY;
 
   id(): string {
     return `00000000-0000-4000-8000-${String(this.nextId++).padStart(12, "0")}`;
@@ -63,10 +65,13 @@ export class ScriptedDirectory implements DeltaSource {
 
   async readPage(stream: StreamName, cursor: DeltaCursor): Promise<DeltaPage> {
     const deltaLink = `https://graph.test/v1.0/${stream}/delta?$deltatoken=${this.log.length}`;
-    if (cursor.kind === "initial") return { objects: this.everything(stream), nextLink: undefined, deltaLink };
-    const since = Number(new URL(cursor.url).searchParams.get("$deltatoken"));
-    const objects = this.log.slice(since).filter((entry) => entry.stream === stream).map((entry) => entry.object);
-    return { objects, nextLink: undefined, deltaLink };
+    const url = new URL(cursor.kind === "initial" ? `https://graph.test/v1.0/${stream}/delta?$initial=true` : cursor.url);
+    const since = url.searchParams.get("$deltatoken");
+    const objects = since === null ? this.everything(stream) : this.log.slice(Number(since)).filter((entry) => entry.stream === stream).map((entry) => entry.object);
+    const skip = Number(url.searchParams.get("$skip") ?? 0);
+    if (skip + this.pageSize >= objects.length) return { objects: objects.slice(skip), nextLink: undefined, deltaLink };
+    url.searchParams.set("$skip", String(skip + this.pageSize));
+    return { objects: objects.slice(skip, skip + this.pageSize), nextLink: url.toString(), deltaLink: undefined };
   }
 
   private change(stream: StreamName, object: Record<string, unknown>): void {
