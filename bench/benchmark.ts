@@ -209,6 +209,8 @@ async function main(): Promise<number> {
       });
 
     const phases: PhaseResult[] = [];
+    /** Operations each phase sent, by table: the full sync's against the minimal floor of one entity per user, group and direct membership. */
+    const writesByPhase = new Map<string, Record<string, number>>();
     // The full sync's writes are recorded, so the write floor can replay its final entities without reading a million rows back (Azurite sorts the whole table for every page of a query).
     const recordingDir = mkdtempSync(join(tmpdir(), "bench-floor-"));
     const recordingPath = join(recordingDir, "writes.jsonl");
@@ -216,8 +218,15 @@ async function main(): Promise<number> {
       log(`  ${phase}…`);
       // Written synchronously, a thousand operations at a time: a stream would queue a whole flush's lines in the heap being measured.
       const recording = recordTo === undefined ? undefined : openSync(recordTo, "w");
+      const byTable: Record<string, number> = {};
+      writesByPhase.set(phase, byTable);
       const engineOf = () => {
         const composed = composition();
+        const counted = composed.store.apply.bind(composed.store);
+        composed.store.apply = async (table, operations) => {
+          byTable[table] = (byTable[table] ?? 0) + operations.length;
+          await counted(table, operations);
+        };
         if (recording !== undefined) {
           const apply = composed.store.apply.bind(composed.store);
           composed.store.apply = async (table, operations) => {
@@ -292,6 +301,13 @@ async function main(): Promise<number> {
     if (floor) {
       table.push(`floor: raw read ${(floor.readMs / 1000).toFixed(1)} s (${floor.readRequests} requests); write ${(floor.writeMs / 1000).toFixed(1)} s for ${floor.writeEntities} entities in ${floor.writeTransactions} transactions`);
     }
+    const fullWrites = writesByPhase.get("full sync") ?? {};
+    const minimal = tenant.users + tenant.groups + tenant.memberships;
+    const fullTotal = Object.values(fullWrites).reduce((sum, count) => sum + count, 0);
+    const perObject = (count: number) => (count / minimal).toFixed(2);
+    table.push(
+      `full sync: ${fullTotal} operations for ${minimal} users + groups + direct memberships = ${perObject(fullTotal)} per object (${perObject(fullTotal - (fullWrites.userLookup ?? 0))} without the lookup index); by table ${JSON.stringify(fullWrites)}`,
+    );
     const churnWritten = churnSummary.directoryWrites.entitiesWritten + churnSummary.directoryWrites.entitiesDeleted;
     table.push(
       `churn: rows that really changed ${rowsChanged.total} (${rowsChanged.added} added, ${rowsChanged.changed} changed, ${rowsChanged.removed} removed); ` +
@@ -316,6 +332,7 @@ async function main(): Promise<number> {
       floor,
       churn,
       rowsChanged,
+      writesByPhase: Object.fromEntries(writesByPhase),
     };
     const out = options.out ?? join(resolve(__dirname, "../../bench-results"), `bench-${options.users}u-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
     mkdirSync(resolve(out, ".."), { recursive: true });

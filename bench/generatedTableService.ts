@@ -22,7 +22,7 @@ export async function startGeneratedTableService(rows: SyncedStoreRows, prefix: 
     [names.groups, { count: rows.groupIds.length, row: (index) => rows.group(index) }],
     [names.devices, { count: 0, row: () => ({ partitionKey: "", rowKey: "", properties: {} }) }],
     [names.members, { count: rows.memberships, row: (index) => rows.membership(index).member }],
-    [names.memberOf, { count: rows.memberships, row: (index) => rows.membership(index).memberOf }],
+    [names.memberGroupsOverflow, { count: 0, row: () => ({ partitionKey: "", rowKey: "", properties: {} }) }],
   ]);
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");

@@ -102,26 +102,20 @@ async function populate(store: DirectoryStore, extraUsers: number, bigGroupMembe
   const mails: string[] = [];
   const userOps: TableOperation[] = [];
   const lookupOps: TableOperation[] = [];
-  for (let n = 0; n < extraUsers; n++) {
-    const id = guidOf("user", n);
-    const mail = `bench.user.${n}@contoso.com`;
-    const properties = { displayName: `Bench User ${n}`, givenName: "Bench", surname: `User ${n}`, userPrincipalName: mail, mail, accountEnabled: true, userType: "Member", jobTitle: "Engineer", department: "R&D", employeeId: String(500_000 + n) };
-    userIds.push(id);
-    mails.push(mail);
-    userOps.push({ kind: "upsert", mode: "Replace", ...tableKeys.user(tenantId, id), properties: objectEntity(tenantId, "user", properties, { deleted: false, deletedAt: undefined, generation: "bench", changedAt: now }) });
-    lookupOps.push(...userLookupOperations(tenantId, id, undefined, lookupValuesOf({ properties, deleted: false })));
-  }
+  for (let n = 0; n < extraUsers; n++) userIds.push(guidOf("user", n));
   // The big group holds 40 % of its members directly; three nested groups hold the rest, overlapping a little.
   const bigGroup = guidOf("big", 1);
   const nested = [guidOf("nested", 1), guidOf("nested", 2), guidOf("nested", 3)];
+  const groupLists = new Map<string, { groups: string; directGroups: string; inactiveDirectGroups: string; groupsOverflow: number }>();
+  for (const child of nested) groupLists.set(child, { groups: JSON.stringify([bigGroup]), directGroups: JSON.stringify([bigGroup]), inactiveDirectGroups: "[]", groupsOverflow: 0 });
   const groupOps: TableOperation[] = [bigGroup, ...nested].map((id, index) => ({
     kind: "upsert",
     mode: "Replace",
     ...tableKeys.group(tenantId, id),
-    properties: objectEntity(tenantId, "group", { displayName: index === 0 ? "Bench big group" : `Bench nested ${index}`, securityEnabled: true, mailEnabled: false, groupTypes: "[]" }, { deleted: false, deletedAt: undefined, generation: "bench", changedAt: now }),
+    properties: objectEntity(tenantId, "group", { displayName: index === 0 ? "Bench big group" : `Bench nested ${index}`, securityEnabled: true, mailEnabled: false, groupTypes: "[]" }, { deleted: false, deletedAt: undefined, generation: "bench", changedAt: now, memberGroups: groupLists.get(id) }),
   }));
   const memberOps: TableOperation[] = [];
-  const memberOfOps: TableOperation[] = [];
+  const listsOf = new Map<string, { groups: Set<string>; directGroups: Set<string> }>();
   const nestingOps: TableOperation[] = [];
   const direct = Math.floor(bigGroupMembers * 0.4);
   const perNested = Math.ceil((bigGroupMembers - direct) / nested.length);
@@ -129,7 +123,6 @@ async function populate(store: DirectoryStore, extraUsers: number, bigGroupMembe
   for (const child of nested) {
     addMember(bigGroup, child, "group");
     nestingOps.push({ kind: "upsert", mode: "Replace", ...tableKeys.nesting(tenantId, child, bigGroup), properties: {} });
-    memberOfOps.push({ kind: "upsert", mode: "Replace", ...tableKeys.memberOf(tenantId, child, bigGroup), properties: { memberType: "group", direct: true, directActive: true, inherited: false, active: true } });
   }
   for (let n = 0; n < bigGroupMembers; n++) {
     const id = userIds[n]!;
@@ -141,12 +134,25 @@ async function populate(store: DirectoryStore, extraUsers: number, bigGroupMembe
       // A few users sit in two nested groups, so the merge has duplicates to drop.
       if (n % 50 === 0) groups.push({ groupId: nested[(nested.indexOf(child) + 1) % nested.length]!, direct: true });
     }
+    const lists = { groups: new Set<string>(), directGroups: new Set<string>() };
     for (const { groupId, direct: isDirect } of groups) {
       if (isDirect) addMember(groupId, id, "user");
-      memberOfOps.push({ kind: "upsert", mode: "Merge", ...tableKeys.memberOf(tenantId, id, groupId), properties: { memberType: "user", direct: isDirect, directActive: isDirect, inherited: !isDirect || undefined, active: true } });
+      if (isDirect) lists.directGroups.add(groupId);
+      lists.groups.add(groupId);
     }
+    listsOf.set(id, lists);
   }
-  await Promise.all([store.apply("users", userOps), store.apply("userLookup", lookupOps), store.apply("groups", groupOps), store.apply("members", memberOps), store.apply("memberOf", memberOfOps), store.apply("nesting", nestingOps)]);
+  // Each user's groups on its row, as the sync's closure leaves them.
+  for (const [n, id] of userIds.entries()) {
+    const mail = `bench.user.${n}@contoso.com`;
+    const properties = { displayName: `Bench User ${n}`, givenName: "Bench", surname: `User ${n}`, userPrincipalName: mail, mail, accountEnabled: true, userType: "Member", jobTitle: "Engineer", department: "R&D", employeeId: String(500_000 + n) };
+    mails.push(mail);
+    const lists = listsOf.get(id);
+    const memberGroups = lists && { groups: JSON.stringify([...lists.groups].sort()), directGroups: JSON.stringify([...lists.directGroups].sort()), inactiveDirectGroups: "[]", groupsOverflow: 0 };
+    userOps.push({ kind: "upsert", mode: "Replace", ...tableKeys.user(tenantId, id), properties: objectEntity(tenantId, "user", properties, { deleted: false, deletedAt: undefined, generation: "bench", changedAt: now, memberGroups }) });
+    lookupOps.push(...userLookupOperations(tenantId, id, undefined, lookupValuesOf({ properties, deleted: false })));
+  }
+  await Promise.all([store.apply("users", userOps), store.apply("userLookup", lookupOps), store.apply("groups", groupOps), store.apply("members", memberOps), store.apply("nesting", nestingOps)]);
   return { bigGroup, userIds, mails };
 }
 
@@ -176,7 +182,7 @@ async function main(): Promise<void> {
     const clientOptions = { additionalPolicies: [{ policy: { name: "countRequests", sendRequest: (request: Parameters<PipelinePolicy["sendRequest"]>[0], next: Parameters<PipelinePolicy["sendRequest"]>[1]) => (requests++, next(request)) }, position: "perCall" as const }] };
     const reader = new DirectoryReader({ tenantId, connectionString: azurite.connectionString, tablePrefix: settings.tablePrefix, clientOptions });
     const open = (name: string) => TableClient.fromConnectionString(azurite.connectionString, `${settings.tablePrefix}${name}`, { allowInsecureConnection: true, ...clientOptions });
-    const raw = { users: open("Users"), lookup: open("UserLookup"), memberOf: open("MemberOf"), members: open("Members") };
+    const raw = { users: open("Users"), lookup: open("UserLookup"), members: open("Members") };
     const pick = (i: number) => (i * 2_654_435_761) % userIds.length;
     const memberPick = (i: number) => (i * 2_654_435_761) % opts.bigGroupMembers;
 
@@ -194,11 +200,10 @@ async function main(): Promise<void> {
       }
       return found;
     };
+    // A user's groups are a column of its row: one point read, as a hand-written client makes it.
     const rawGroupsOf = async (id: string) => {
-      const ids: string[] = [];
-      const partitionKey = tableKeys.memberOf(tenantId, id, "").partitionKey;
-      for await (const row of raw.memberOf.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${`${id}_`} and RowKey lt ${`${id}\``} and active eq ${true}`, select: ["RowKey"] } })) ids.push(String(row.rowKey).slice(37));
-      return ids;
+      const row = await raw.users.getEntity<Record<string, unknown>>(tableKeys.user(tenantId, id).partitionKey, id, { queryOptions: { select: ["groups", "deleted"] } });
+      return row.deleted === true ? [] : (JSON.parse(String(row.groups ?? "[]")) as string[]);
     };
     const membersRange = (groupId: string) => odata`PartitionKey ge ${`${tenantId}_${groupId}_`} and PartitionKey lt ${`${tenantId}_${groupId}\``}`;
     // The raw floor of a transitive page: find the nested groups, read the first page of each, merge by id.

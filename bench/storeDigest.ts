@@ -7,7 +7,7 @@ import { directoryTableNames } from "../src/store/tableNames";
 import { diffRows } from "../standin/expectedStore";
 
 /** The tables a consumer reads; checkpoints and run records are bookkeeping, not directory content. */
-const directoryTables = ["users", "groups", "members", "memberOf", "nesting", "userLookup"] as const;
+const directoryTables = ["users", "groups", "members", "memberGroups", "memberGroupsOverflow", "nesting", "userLookup"] as const;
 /** Properties that change on every write whether or not the content did. */
 const volatile = new Set(["etag", "timestamp", "Timestamp", "odata.etag", "odata.metadata", "changedAt", "gen"]);
 

@@ -1,6 +1,7 @@
 // Fills a tenant's directory tables directly, in the documented schema, as a finished sync would leave them: large stores for export tests and benchmarks without running the engine.
 import { createHash } from "node:crypto";
-import { memberOfEntity, objectEntity } from "../src/store/directoryEntities";
+import { objectEntity } from "../src/store/directoryEntities";
+import { encodeMemberGroups } from "../src/store/memberGroups";
 import type { DirectoryTables } from "../src/store/directoryStore";
 import { tableKeys } from "../src/store/tableKeys";
 import { emptyStoreMetrics, TableWriter, type EntityProperties, type TableOperation } from "../src/store/tableWriter";
@@ -62,22 +63,25 @@ export class SyncedStoreRows {
     return { ...tableKeys.group(this.tenantId, id), properties: objectEntity(this.tenantId, "group", { displayName: `Group ${index}`, mailNickname: `group${index}`, securityEnabled: true, mailEnabled: false, groupTypes: "[]" }, objectState) };
   }
 
+  /** A user's row with its groups on it (no nesting here, so its groups are its direct ones). */
   user(index: number): SyncedRow {
     const upn = `user${index}@contoso.example`;
+    const id = this.userId(index);
     const properties = { displayName: `User ${index}`, givenName: "User", surname: String(index), userPrincipalName: upn, mail: upn, accountEnabled: true, userType: "Member", department: `Department ${index % 40}` };
-    return { ...tableKeys.user(this.tenantId, this.userId(index)), properties: objectEntity(this.tenantId, "user", properties, { ...objectState, roles: "[]" }) };
+    const groups = [...new Set(Array.from({ length: this.membershipsPerUser }, (_, slot) => this.groupIdOf(index, slot)))].sort();
+    const memberGroups = encodeMemberGroups({ groups, directGroups: groups, inactiveDirectGroups: [] }, []).columns;
+    return { ...tableKeys.user(this.tenantId, id), properties: objectEntity(this.tenantId, "user", properties, { ...objectState, roles: "[]", memberGroups }) };
   }
 
-  /** Membership `index` (user index / per user, slot index % per user) as its Members and MemberOf rows. */
-  membership(index: number): { member: SyncedRow; memberOf: SyncedRow } {
+  /** Membership `index` (user index / per user, slot index % per user) as its Members row. */
+  membership(index: number): { member: SyncedRow } {
     const user = Math.floor(index / this.membershipsPerUser);
-    const slot = index % this.membershipsPerUser;
-    const id = this.userId(user);
-    const groupId = this.groupIds[(user * 7 + slot * 13) % this.groupIds.length]!;
-    return {
-      member: { ...tableKeys.member(this.tenantId, groupId, id), properties: { memberType: "user", active: true } },
-      memberOf: { ...tableKeys.memberOf(this.tenantId, id, groupId), properties: memberOfEntity({ memberId: id, groupId, memberType: "user", direct: true, directActive: true, inherited: false }) },
-    };
+    const groupId = this.groupIdOf(user, index % this.membershipsPerUser);
+    return { member: { ...tableKeys.member(this.tenantId, groupId, this.userId(user)), properties: { memberType: "user", active: true } } };
+  }
+
+  private groupIdOf(user: number, slot: number): string {
+    return this.groupIds[(user * 7 + slot * 13) % this.groupIds.length]!;
   }
 
   get memberships(): number {
@@ -86,7 +90,7 @@ export class SyncedStoreRows {
 }
 
 export async function populateSyncedStore(tables: DirectoryTables, tenantId: string, options: PopulateStoreOptions): Promise<PopulatedStore> {
-  await Promise.all(Object.values(tables).map((table) => table.createTable()));
+  await Promise.all([tables.users, tables.groups, tables.devices, tables.members, tables.memberGroups, tables.memberGroupsOverflow, tables.nesting, tables.userLookup].map((table) => table.createTable()));
   const writer = new TableWriter(emptyStoreMetrics(), options.concurrency ?? 16);
   const rows = new SyncedStoreRows(tenantId, options);
   const upsert = (row: SyncedRow): TableOperation => ({ kind: "upsert", mode: "Replace", ...row });
@@ -96,16 +100,12 @@ export async function populateSyncedStore(tables: DirectoryTables, tenantId: str
     const end = Math.min(options.users, start + round);
     const users: TableOperation[] = [];
     const members: TableOperation[] = [];
-    const memberOf: TableOperation[] = [];
     for (let index = start; index < end; index++) users.push(upsert(rows.user(index)));
     for (let index = start * rows.membershipsPerUser; index < end * rows.membershipsPerUser; index++) {
-      const membership = rows.membership(index);
-      members.push(upsert(membership.member));
-      memberOf.push(upsert(membership.memberOf));
+      members.push(upsert(rows.membership(index).member));
     }
     await writer.apply(tables.users, users);
     await writer.apply(tables.members, members);
-    await writer.apply(tables.memberOf, memberOf);
   }
   return { userIds: (index) => rows.userId(index), groupIds: rows.groupIds, memberships: rows.memberships };
 }

@@ -65,8 +65,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out("\n4. What a consuming application reads");
     const [sampleUser] = (await composition.store.readObjects("users", [starter.id])).values();
     out(`  user ${starter.id}: ${JSON.stringify(sampleUser?.properties)}`);
-    const memberOf = await composition.store.listMemberOf(starter.id);
-    out(`  groups of ${sampleUser?.properties.displayName}: ${memberOf.map((row) => `${model.groups.get(row.groupId)?.displayName} (${row.direct ? "direct" : "through nesting"})`).join(", ")}`);
+    const lists = await composition.store.readMemberGroups(starter.id);
+    out(`  groups of ${sampleUser?.properties.displayName}: ${lists.groups.map((groupId) => `${model.groups.get(groupId)?.displayName} (${lists.directGroups.includes(groupId) ? "direct" : "through nesting"})`).join(", ")}`);
     out(`\nTables: ${Object.values(composition.tables).map((table) => table.tableName).join(", ")} (schema: docs/schema.md)`);
     if (kept) {
       const record: KeptDemo = { tenantId: settings.tenantId, tablePrefix: settings.tablePrefix };

@@ -10,10 +10,10 @@ export type ExportFormat = "json" | "ndjson";
 export const exportFormats: readonly ExportFormat[] = ["json", "ndjson"];
 
 /** Names the layout, so a consumer can tell this export from a later, changed one. */
-export const exportFormatName = "entra-table-sync-export/1";
+export const exportFormatName = "entra-table-sync-export/2";
 
 /** NDJSON's `type` for a record of each section. */
-const recordTypes: Record<ExportSection, string> = { users: "user", groups: "group", devices: "device", members: "member", memberOf: "memberOf" };
+const recordTypes: Record<ExportSection, string> = { users: "user", groups: "group", devices: "device", members: "member" };
 
 export interface WriteExportOptions {
   format: ExportFormat;

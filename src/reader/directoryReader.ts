@@ -2,6 +2,7 @@
 import { odata, TableClient, type TableEntityResult, type TableServiceClientOptions } from "@azure/data-tables";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { changeRowKeyPattern, decodeCursor, encodeCursor, InvalidCursorError } from "../store/changeCursor";
+import { decodeMemberGroups, emptyMemberGroups, memberGroupsColumns, memberGroupsColumnsOf, overflowRowCount, type MemberGroups } from "../store/memberGroups";
 import { parseSchemaVersion, storeSchemaRowKey, storeSchemaVersion } from "../store/storeSchema";
 import { isObjectId, tableKeys } from "../store/tableKeys";
 import { directoryTableNames, type DirectoryTableNames } from "../store/tableNames";
@@ -168,28 +169,23 @@ export class DirectoryReader {
     return rows.flatMap((row) => (row ? [groupFrom(row)] : []));
   }
 
-  /** The groups a user (or any member: a group, a device…) belongs to now, in one query: directly, or also through nesting. */
+  /** The groups a user (or a group) belongs to now, from its own row (one point read; a group's takes two): directly, or also through nesting. */
   async listUserGroups(memberId: string, options: ListUserGroupsOptions = {}): Promise<GroupMembership[]> {
     const id = objectId(memberId, "memberId");
     await this.checkSchema();
-    const { partitionKey } = tableKeys.memberOf(this.tenantId, id, "");
-    const flag = options.transitive === false ? odata`directActive eq ${true}` : odata`active eq ${true}`;
-    const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${`${id}_`} and RowKey lt ${`${id}\``} and ` + flag;
-    const groups: GroupMembership[] = [];
-    for await (const row of this.tables.memberOf.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ["RowKey", "directActive", "inherited"] } })) {
-      groups.push({ groupId: String(row.rowKey).slice(id.length + 1), direct: row.directActive === true, inherited: row.inherited === true });
-    }
-    return groups;
+    const lists = await this.memberGroupsOf(id);
+    const direct = new Set(lists.directGroups);
+    const groups = options.transitive === false ? lists.directGroups : lists.groups;
+    return groups.map((groupId) => ({ groupId, direct: direct.has(groupId), inherited: !direct.has(groupId) }));
   }
 
-  /** Whether a member belongs to a group now, through nesting too unless `transitive: false`: one point read. */
+  /** Whether a user (or a group) belongs to a group now, through nesting too unless `transitive: false`: one point read of the member's row. */
   async isMember(memberId: string, groupId: string, options: IsMemberOptions = {}): Promise<boolean> {
     const member = objectId(memberId, "memberId");
     const group = objectId(groupId, "groupId");
     await this.checkSchema();
-    const key = tableKeys.memberOf(this.tenantId, member, group);
-    const row = await pointRead(this.tables.memberOf, key.partitionKey, key.rowKey, ["active", "directActive"]);
-    return options.transitive === false ? row?.directActive === true : row?.active === true;
+    const lists = await this.memberGroupsOf(member);
+    return (options.transitive === false ? lists.directGroups : lists.groups).includes(group);
   }
 
   /** A user's effective roles under the sync's ROLE_MAPPING; [] for an unknown or deleted user. */
@@ -338,6 +334,21 @@ export class DirectoryReader {
       }
     }
     return [...seen];
+  }
+
+  /** A member's lists from its user row, else its group row; its overflow rows only when the row says it has some. A member marked deleted belongs to nothing. */
+  private async memberGroupsOf(id: string): Promise<MemberGroups> {
+    const select = ["deleted", ...memberGroupsColumns];
+    const userKey = tableKeys.user(this.tenantId, id);
+    const groupKey = tableKeys.group(this.tenantId, id);
+    const row = (await pointRead(this.tables.users, userKey.partitionKey, userKey.rowKey, select)) ?? (await pointRead(this.tables.groups, groupKey.partitionKey, groupKey.rowKey, select));
+    if (!row || row.deleted === true) return emptyMemberGroups();
+    const columns = memberGroupsColumnsOf(row);
+    if (overflowRowCount(columns) === 0) return decodeMemberGroups(columns);
+    const partitionKey = tableKeys.memberGroupsOverflow(this.tenantId, id, "").partitionKey;
+    const overflow: Array<Row & { partitionKey: string; rowKey: string }> = [];
+    for await (const entity of this.tables.memberGroupsOverflow.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) overflow.push({ ...entity, partitionKey: String(entity.partitionKey), rowKey: String(entity.rowKey) });
+    return decodeMemberGroups(columns, overflow);
   }
 
   private async readSchema(): Promise<void> {

@@ -52,7 +52,7 @@ export interface GroupMembership {
   groupId: string;
   /** A direct member now (neither side soft-deleted). */
   direct: boolean;
-  /** Reaches the group through one or more nested groups. */
+  /** Reaches the group only through one or more nested groups (not a direct member). */
   inherited: boolean;
 }
 

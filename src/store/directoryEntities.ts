@@ -10,6 +10,7 @@ import {
   type MemberType,
   type UserProperties,
 } from "../directory/directoryObjects";
+import { memberGroupsColumns, memberGroupsColumnsOf, type MemberGroupsColumns } from "./memberGroups";
 import type { EntityProperties } from "./tableWriter";
 
 /** A stored user or group row: the directory's properties plus the engine's bookkeeping. */
@@ -24,16 +25,8 @@ export interface StoredObject {
   roles: string | undefined;
   /** Marked deleted because the user left the sync scope (it still exists in Entra): only coming back into scope restores it. */
   outOfScope: boolean;
-}
-
-/** A row of the MemberOf table: one group a member belongs to, directly and/or through nesting. */
-export interface MemberOfRow {
-  memberId: string;
-  groupId: string;
-  memberType: MemberType;
-  direct: boolean;
-  directActive: boolean;
-  inherited: boolean;
+  /** The member's groups as stored on its row (src/store/memberGroups.ts); derived by the closure, carried over by every rewrite. */
+  memberGroups?: MemberGroupsColumns;
 }
 
 /** Hash of the stored content, so a write happens only when something a consumer can see changed. */
@@ -80,7 +73,7 @@ export function groupDerived(flat: Record<string, string | boolean | null>): Rec
   };
 }
 
-const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "odata.etag", "Timestamp", "deleted", "deletedAt", "hash", "gen", "changedAt", "kind", "tenantId", "objectType", "roles", "deletedReason"]);
+const bookkeeping = new Set(["partitionKey", "rowKey", "etag", "timestamp", "odata.etag", "Timestamp", "deleted", "deletedAt", "hash", "gen", "changedAt", "kind", "tenantId", "objectType", "roles", "deletedReason", ...memberGroupsColumns]);
 
 export function storedObjectFrom(entity: Record<string, unknown>): StoredObject {
   const properties: Record<string, string | boolean | null> = {};
@@ -97,6 +90,7 @@ export function storedObjectFrom(entity: Record<string, unknown>): StoredObject 
     generation: typeof entity.gen === "string" ? entity.gen : undefined,
     roles: typeof entity.roles === "string" ? entity.roles : undefined,
     outOfScope: entity.deleted === true && entity.deletedReason === "outOfScope",
+    memberGroups: memberGroupsColumnsOf(entity),
   };
 }
 
@@ -105,7 +99,7 @@ export function objectEntity(
   tenantId: string,
   objectType: "user" | "group" | "device",
   properties: Record<string, string | boolean | null>,
-  state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string; roles?: string | undefined; outOfScope?: boolean },
+  state: { deleted: boolean; deletedAt: string | undefined; generation: string | undefined; changedAt: string; roles?: string | undefined; outOfScope?: boolean; memberGroups?: MemberGroupsColumns },
 ): EntityProperties {
   const derived = objectType === "group" ? groupDerived(properties) : {};
   return {
@@ -119,36 +113,11 @@ export function objectEntity(
     gen: state.generation,
     changedAt: state.changedAt,
     roles: state.roles,
+    ...(state.memberGroups as EntityProperties | undefined),
   };
 }
 
 /** The row of a stored object marked deleted: soft-deleted in Entra, not found by a full read, or gone out of the scope. */
 export function softDeletedEntity(tenantId: string, objectType: "user" | "group" | "device", stored: StoredObject, options: { at: string; outOfScope?: boolean }): EntityProperties {
-  return objectEntity(tenantId, objectType, stored.properties, { deleted: true, deletedAt: options.at, generation: stored.generation ?? "", changedAt: options.at, roles: stored.roles, outOfScope: options.outOfScope });
-}
-
-export function memberOfRowFrom(entity: Record<string, unknown>): MemberOfRow {
-  const [memberId = "", groupId = ""] = String(entity.rowKey).split("_");
-  return {
-    memberId,
-    groupId,
-    memberType: (entity.memberType as MemberType) ?? "other",
-    direct: entity.direct === true,
-    directActive: entity.directActive === true,
-    inherited: entity.inherited === true,
-  };
-}
-
-export function memberOfEntity(row: MemberOfRow): EntityProperties {
-  return {
-    memberType: row.memberType,
-    direct: row.direct,
-    directActive: row.directActive,
-    inherited: row.inherited,
-    active: row.directActive || row.inherited,
-  };
-}
-
-export function sameMemberOfRow(a: MemberOfRow, b: MemberOfRow): boolean {
-  return a.direct === b.direct && a.directActive === b.directActive && a.inherited === b.inherited && a.memberType === b.memberType;
+  return objectEntity(tenantId, objectType, stored.properties, { deleted: true, deletedAt: options.at, generation: stored.generation ?? "", changedAt: options.at, roles: stored.roles, outOfScope: options.outOfScope, memberGroups: stored.memberGroups });
 }

@@ -1,7 +1,9 @@
 // The version of the table layout the sync writes, kept in the state table so a reader can refuse a store it does not understand.
 
-/** 1: the layout before the lookup index (no marker). 2: adds the user lookup index (entraUserLookup). */
-export const storeSchemaVersion = 2;
+/** 1: the layout before the lookup index (no marker). 2: adds the user lookup index (entraUserLookup). 3: a member's groups on its own row, no entraMemberOf. */
+export const storeSchemaVersion = 3;
+/** The version that added the lookup index; an older store builds it first. */
+export const lookupIndexSchemaVersion = 2;
 
 /** The marker name in the state table: PartitionKey `{tenantId}`, RowKey `marker-schema`, property `value` (the version as text). */
 export const storeSchemaMarker = "schema";

@@ -27,13 +27,23 @@ export function emptyCheckpoint(): StreamCheckpoint {
   return { deltaLink: undefined, nextLink: undefined, pendingDeltaLink: undefined, fullReadGeneration: undefined, storeWasEmpty: false, pages: 0, objects: 0 };
 }
 
-/** Members and groups whose MemberOf rows must be recomputed before the run may complete. */
+/** Members and groups whose groups (on their rows, src/store/memberGroups.ts) must be recomputed before the run may complete. */
 export interface ClosureWork {
   all: boolean;
   members: Map<string, string>;
   groups: Set<string>;
-  /** Direct memberships removed since the MemberOf rows were computed (member id → group ids): their rows stay until the closure rewrites them. */
+  /** Direct memberships removed since the members' lists were computed (member id → group ids). */
   removedEdges?: Map<string, Set<string>>;
+  /** Direct memberships added since (member id → group ids): their Members rows were written active. */
+  addedEdges?: Map<string, Set<string>>;
+}
+
+/** The part of the closure work about these members (or, with `except`, about everyone else); groups and `all` go with the rest. */
+export function closureWorkOf(work: ClosureWork, members: ReadonlySet<string>, options: { except?: boolean } = {}): ClosureWork {
+  const keep = (id: string) => members.has(id) !== (options.except === true);
+  const edges = (map: Map<string, Set<string>> | undefined) => map && new Map([...map].filter(([id]) => keep(id)));
+  const rest = options.except === true;
+  return { all: rest && work.all, members: new Map([...work.members].filter(([id]) => keep(id))), groups: rest ? work.groups : new Set(), removedEdges: edges(work.removedEdges), addedEdges: edges(work.addedEdges) };
 }
 
 export interface MarkDirtyOptions {
@@ -41,8 +51,8 @@ export interface MarkDirtyOptions {
   all?: boolean;
   /** Direct memberships removed, [memberId, groupId]: the closure knows they were direct and may still be inherited. */
   removedEdges?: Array<[string, string]>;
-  /** Direct memberships added back in this run: an earlier removal no longer stands. */
-  restoredEdges?: Array<[string, string]>;
+  /** Direct memberships added: an earlier removal no longer stands, and the member's list gains the group. */
+  addedEdges?: Array<[string, string]>;
 }
 
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
@@ -207,8 +217,9 @@ export class SyncStateStore {
     for (const [memberId, memberType] of members) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `m_${memberId}`, properties: { memberType } });
     for (const groupId of groups) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `g_${groupId}`, properties: {} });
     if (all) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: "all", properties: {} });
-    for (const [memberId, groupId] of options.restoredEdges ?? []) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` });
-    for (const [memberId, groupId] of options.removedEdges ?? []) operations.push({ kind: "upsert", mode: "Replace", partitionKey, rowKey: `r_${memberId}_${groupId}`, properties: {} });
+    // The last change of an edge stands: an add cancels an earlier removal, and the other way round.
+    for (const [memberId, groupId] of options.addedEdges ?? []) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` }, { kind: "upsert", mode: "Replace", partitionKey, rowKey: `a_${memberId}_${groupId}`, properties: {} });
+    for (const [memberId, groupId] of options.removedEdges ?? []) operations.push({ kind: "delete", partitionKey, rowKey: `a_${memberId}_${groupId}` }, { kind: "upsert", mode: "Replace", partitionKey, rowKey: `r_${memberId}_${groupId}`, properties: {} });
     await this.table.apply(operations);
   }
 
@@ -252,10 +263,10 @@ export class SyncStateStore {
       if (rowKey === "all") work.all = true;
       else if (rowKey.startsWith("m_")) work.members.set(rowKey.slice(2), String(entity.memberType ?? "other"));
       else if (rowKey.startsWith("g_")) work.groups.add(rowKey.slice(2));
-      else if (rowKey.startsWith("r_")) {
+      else if (rowKey.startsWith("r_") || rowKey.startsWith("a_")) {
         const [memberId = "", groupId = ""] = rowKey.slice(2).split("_");
-        const groups = (work.removedEdges ??= new Map()).get(memberId) ?? new Set<string>();
-        work.removedEdges.set(memberId, groups.add(groupId));
+        const edges = rowKey.startsWith("r_") ? (work.removedEdges ??= new Map()) : (work.addedEdges ??= new Map());
+        edges.set(memberId, (edges.get(memberId) ?? new Set<string>()).add(groupId));
       }
     }
     return work;
@@ -268,6 +279,7 @@ export class SyncStateStore {
     for (const groupId of work.groups) operations.push({ kind: "delete", partitionKey, rowKey: `g_${groupId}` });
     if (work.all) operations.push({ kind: "delete", partitionKey, rowKey: "all" });
     for (const [memberId, groups] of work.removedEdges ?? []) for (const groupId of groups) operations.push({ kind: "delete", partitionKey, rowKey: `r_${memberId}_${groupId}` });
+    for (const [memberId, groups] of work.addedEdges ?? []) for (const groupId of groups) operations.push({ kind: "delete", partitionKey, rowKey: `a_${memberId}_${groupId}` });
     await this.table.apply(operations);
   }
 }

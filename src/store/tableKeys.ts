@@ -35,8 +35,11 @@ export const tableKeys = {
   device: (tenantId: string, deviceId: string) => ({ partitionKey: `${tenantId}_${bucketOf(deviceId)}`, rowKey: deviceId }),
   // 4 partitions per group by the member id's first hex digit (0-3, 4-7, 8-b, c-f): a 100,000-member group is no single hot partition, and a small group's rows still batch.
   member: (tenantId: string, groupId: string, memberId: string) => ({ partitionKey: `${tenantId}_${groupId}_${memberBucket(memberId)}`, rowKey: memberId }),
-  // 4,096 partitions by the member id's first three hex digits: one member's rows stay in one partition, and writes still batch across members.
-  memberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId.slice(0, 3)}`, rowKey: `${memberId}_${groupId}` }),
+  memberGroups: (tenantId: string, memberId: string) => ({ partitionKey: `${tenantId}_${bucketOf(memberId)}`, rowKey: memberId }),
+  // One partition per overflowing member, so its lists come back in one query.
+  memberGroupsOverflow: (tenantId: string, memberId: string, rowKey: string) => ({ partitionKey: `${tenantId}_${memberId}`, rowKey }),
+  /** Keys of schema version 2's by-member table, kept only to recognise and empty it. */
+  legacyMemberOf: (tenantId: string, memberId: string, groupId: string) => ({ partitionKey: `${tenantId}_${memberId.slice(0, 3)}`, rowKey: `${memberId}_${groupId}` }),
   nesting: (tenantId: string, childId: string, parentId: string) => ({ partitionKey: tenantId, rowKey: `${childId}_${parentId}` }),
   syncState: (tenantId: string, name: string) => ({ partitionKey: tenantId, rowKey: name }),
 } as const;
@@ -47,11 +50,6 @@ export function tenantPartitionRange(tenantId: string): string {
   return `PartitionKey ge '${tenantId}_' and PartitionKey lt '${tenantId}\`'`;
 }
 
-/** OData filter for one member's rows of the MemberOf table: one partition, a RowKey range. */
-export function memberOfRange(tenantId: string, memberId: string): string {
-  const { partitionKey } = tableKeys.memberOf(tenantId, memberId, "");
-  return `PartitionKey eq '${partitionKey}' and RowKey ge '${memberId}_' and RowKey lt '${memberId}\`'`;
-}
 
 /** OData filter for one group's rows of the Members table: its 16 partitions. */
 export function membersRange(tenantId: string, groupId: string): string {

@@ -5,7 +5,12 @@ export interface DirectoryTableNames {
   groups: string;
   devices: string;
   members: string;
-  memberOf: string;
+  /** Direct groups of members with no user or group row of their own: users outside the scope, devices, service principals, contacts. */
+  memberGroups: string;
+  /** A member's group lists when they outgrow one property (the rare member in very many groups). */
+  memberGroupsOverflow: string;
+  /** The by-member copy of every membership of schema version 2 and older; read only to empty it when a store is upgraded. */
+  legacyMemberOf: string;
   nesting: string;
   syncState: string;
   runs: string;
@@ -19,7 +24,9 @@ export function directoryTableNames(prefix: string): DirectoryTableNames {
     groups: `${prefix}Groups`,
     devices: `${prefix}Devices`,
     members: `${prefix}Members`,
-    memberOf: `${prefix}MemberOf`,
+    memberGroups: `${prefix}MemberGroups`,
+    memberGroupsOverflow: `${prefix}MemberGroupsOverflow`,
+    legacyMemberOf: `${prefix}MemberOf`,
     nesting: `${prefix}GroupNesting`,
     syncState: `${prefix}SyncState`,
     runs: `${prefix}Runs`,

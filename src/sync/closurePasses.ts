@@ -1,6 +1,6 @@
 // Recomputes memberships after the streams: the closure decides the scope, admitted users are read by id, until nothing is left to decide.
 import { parseUserPage } from "../graph/deltaParsing";
-import type { ClosureWork, PendingMembershipEvent } from "../store/syncStateStore";
+import { closureWorkOf, type ClosureWork, type PendingMembershipEvent } from "../store/syncStateStore";
 import { MembershipClosure, type ClosureScopeInputs, type DirectMembershipChange, type ScopeDecisions } from "./membershipClosure";
 import { deferMembershipEvents } from "./membershipEvents";
 import type { MembershipCollector } from "./membershipCollector";
@@ -26,18 +26,23 @@ export interface RecomputeMembershipsOptions {
 
 export async function recomputeMemberships(run: RunContext, options: RecomputeMembershipsOptions): Promise<void> {
   let collected = options.collected;
+  // Users whose deletion waits for the threshold check are recomputed after it, so each row is written once.
+  const deferred = new Set((await run.state.readHeldDeletions()).filter((held) => !held.outOfScope).map((held) => held.userId));
   for (let pass = 0; pass < maxClosurePasses; pass++) {
-    const work = await run.state.readClosureWork();
+    const stored = await run.state.readClosureWork();
+    const work = stored.all ? stored : closureWorkOf(stored, deferred, { except: true });
     if (!hasWork(work) && !run.runState.hasUsersToRead) break;
     const scope = run.scope.usesGroups ? await closureScopeInputs(run, { filtersWidened: options.filtersWidened }) : undefined;
     if (hasWork(work)) {
-      const decisions = await runClosure(run, { work, collected, scope, manageRoles: options.manageRoles, reportDirectChanges: options.reportDirectChanges });
+      const decisions = await runClosure(run, { work, collected, scope, manageRoles: options.manageRoles, reportDirectChanges: options.reportDirectChanges, deferUsers: stored.all ? undefined : deferred });
       collected = undefined;
       if (scope) await applyScopeDecisions(run, { decisions, applier: options.applier });
     }
     await admitUsers(run, options.applier);
   }
+  await run.state.markDirty(new Map([...deferred].map((id) => [id, "user"] as const)), []);
 }
+
 
 /** After held deletions were applied: users just marked deleted pass on no membership any more. */
 export async function recomputeAfterDeletions(run: RunContext, options: { manageRoles: boolean }): Promise<void> {
@@ -49,13 +54,13 @@ export async function recomputeAfterDeletions(run: RunContext, options: { manage
   await run.state.saveExclusions(decisions.exclusions);
 }
 
-async function runClosure(run: RunContext, input: { work: ClosureWork; collected: MembershipCollector | undefined; scope: ClosureScopeInputs | undefined; manageRoles: boolean; reportDirectChanges: boolean }): Promise<ScopeDecisions> {
+async function runClosure(run: RunContext, input: { work: ClosureWork; collected: MembershipCollector | undefined; scope: ClosureScopeInputs | undefined; manageRoles: boolean; reportDirectChanges: boolean; deferUsers?: ReadonlySet<string> }): Promise<ScopeDecisions> {
   const { work } = input;
   const started = Date.now();
   run.logger.info(`Recomputing memberships: ${work.all ? "every member" : `${work.members.size} members and ${work.groups.size} groups`}`);
   // Without a sink (a dry run) no event is kept, so the closure need not collect any.
   const onDirectChanges = input.reportDirectChanges && run.changeSink !== undefined ? (changes: DirectMembershipChange[]) => deferMembershipEvents(run, changes.map((change) => membershipEvent(run, change))) : undefined;
-  const closure = new MembershipClosure({ store: run.store, summary: run.summary, roleMapping: run.config.roleMapping, manageRoles: input.manageRoles, onProgress: (message) => run.logger.info(message), scope: input.scope, onDirectChanges });
+  const closure = new MembershipClosure({ store: run.store, summary: run.summary, roleMapping: run.config.roleMapping, manageRoles: input.manageRoles, onProgress: (message) => run.logger.info(message), scope: input.scope, onDirectChanges, deferUsers: input.deferUsers });
   const decisions = await closure.run(work, input.collected);
   await run.state.clearClosureWork(work);
   run.logger.info(`Memberships recomputed in ${Date.now() - started} ms`);

@@ -2,7 +2,8 @@
 import type { ChangeEvent } from "../directory/changeEvents";
 import { forEachConcurrently } from "../common/concurrency";
 import { softDeletedEntity } from "../store/directoryEntities";
-import type { HeldDeletion } from "../store/syncStateStore";
+import { deletedMemberGroups } from "../store/memberGroups";
+import { closureWorkOf, type HeldDeletion } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { TableOperation } from "../store/tableWriter";
 import { lookupValuesOf, userLookupOperations } from "../store/userLookup";
@@ -32,23 +33,34 @@ export async function applyHeldDeletions(run: RunContext, options: ApplyHeldDele
     return;
   }
   const stored = await store.readObjects("users", held.map((deletion) => deletion.userId));
+  // The closure left these users' lists for now: the pending membership changes go into the deletion's one write.
+  const work = await state.readClosureWork();
   const now = run.now();
   const soft = held.filter((deletion) => deletion.reason !== "deleted" && stored.get(deletion.userId)?.deleted === false);
   const forGood = held.filter((deletion) => deletion.reason === "deleted");
   const events: ChangeEvent[] = [];
+  const memberOps: TableOperation[] = [];
   const softOps = soft.map((deletion): TableOperation => {
     const previous = stored.get(deletion.userId)!;
     noteDeletion(run, { deletion, kind: "userSoftDeleted", events, at: now });
-    return { kind: "upsert", mode: "Replace", ...tableKeys.user(tenantId, deletion.userId), properties: softDeletedEntity(tenantId, "user", previous, { at: now, outOfScope: deletion.outOfScope }) };
+    const pending = { added: work.addedEdges?.get(deletion.userId), removed: work.removedEdges?.get(deletion.userId) };
+    const deleted = deletedMemberGroups(previous.memberGroups, pending);
+    for (const groupId of deleted?.deactivate ?? []) memberOps.push({ kind: "upsert", mode: "Merge", ...tableKeys.member(tenantId, groupId, deletion.userId), properties: { active: false } });
+    run.summary.memberships.deactivated += deleted?.deactivate.length ?? 0;
+    const memberGroups = deleted?.columns ?? previous.memberGroups;
+    return { kind: "upsert", mode: "Replace", ...tableKeys.user(tenantId, deletion.userId), properties: softDeletedEntity(tenantId, "user", { ...previous, memberGroups }, { at: now, outOfScope: deletion.outOfScope }) };
   });
   for (const deletion of forGood) if (stored.has(deletion.userId)) noteDeletion(run, { deletion, kind: "userDeleted", events, at: now });
   await state.markDirty(new Map(soft.map((deletion) => [deletion.userId, "user"] as const)), []);
   // Index rows go before the user rows they follow, so a crash in between leaves the hold to finish the job.
   await store.apply("userLookup", held.flatMap((deletion) => userLookupOperations(tenantId, deletion.userId, lookupValuesOf(stored.get(deletion.userId)), undefined)));
+  await store.apply("members", memberOps);
   await store.apply("users", softOps);
   // Memberships go before the user's row, so a crash in between leaves the hold to finish the job.
-  await forEachConcurrently(forGood, 8, (deletion) => removeMemberEverywhere(run, deletion.userId));
+  await forEachConcurrently(forGood, 8, (deletion) => removeMemberEverywhere(run, deletion.userId, { pendingGroups: work.addedEdges?.get(deletion.userId) }));
   await store.apply("users", forGood.map((deletion): TableOperation => ({ kind: "delete", ...tableKeys.user(tenantId, deletion.userId) })));
+  // Nothing is left of them to recompute.
+  await state.clearClosureWork(closureWorkOf(work, new Set(forGood.map((deletion) => deletion.userId))));
   await state.releaseHolds(held.map((deletion) => deletion.userId));
   await recordEvents(run, events);
 }

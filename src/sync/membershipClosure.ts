@@ -1,10 +1,11 @@
-// Recomputes MemberOf rows: each member's direct groups and the groups it inherits through nesting, cycles tolerated.
+// Recomputes each member's groups (direct, and inherited through nesting, cycles tolerated) on its own row, and the Members rows' active flags.
 import type { MemberType } from "../directory/directoryObjects";
-import { memberOfEntity, sameMemberOfRow, type MemberOfRow, type StoredObject } from "../store/directoryEntities";
-import type { DirectoryStore } from "../store/directoryStore";
+import type { StoredObject } from "../store/directoryEntities";
+import type { DirectoryStore, MemberGroupsRow } from "../store/directoryStore";
+import { emptyMemberGroups, encodeMemberGroups, memberGroupsColumns, sameMemberGroups, type MemberGroups } from "../store/memberGroups";
 import type { ClosureWork } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
-import type { TableOperation } from "../store/tableWriter";
+import type { EntityProperties, TableOperation } from "../store/tableWriter";
 import { forEachConcurrently } from "../common/concurrency";
 import type { SyncRunSummary } from "./syncRun";
 import type { MembershipCollector } from "./membershipCollector";
@@ -67,23 +68,46 @@ export interface RunClosureOptions {
   scope?: ClosureScopeInputs;
   /** After a full read of groups, which wrote no MemberOf row: the direct memberships that changed, handed over before the writes that settle them. */
   onDirectChanges?: (changes: DirectMembershipChange[]) => Promise<void>;
+  /** Users left for a later pass (their deletion is pending): not recomputed, even when a group above them changed. */
+  deferUsers?: ReadonlySet<string>;
 }
 
-/** What a full rebuild reads before it streams the MemberOf table; each member's entries are dropped once it is decided. */
+/** What a full rebuild reads before it streams the users table; each member's entries are dropped once it is decided. */
 interface RebuildInputs {
-  activeUsers: Set<string>;
   userStates: Map<string, StoredUserState>;
   exclusions: Map<string, Exclusion>;
-  storedRoles: Map<string, string | undefined>;
   directByMember: Map<string, { memberType: MemberType; groups: string[]; inactive?: Set<string> }>;
   /** The direct memberships come from this process's full read, so every Members row is active. */
   fromCollector: boolean;
+  /** Stored groups with their lists, and entraMemberGroups rows, not yet recomputed: what is left at the end names no direct membership any more. */
+  groupRows: Map<string, StoredObject>;
+  memberGroupsRows: Map<string, MemberGroupsRow>;
 }
 
 interface DirectEdge {
   groupId: string;
-  /** The Members row's current active flag, known when the rebuild streamed the Members table. */
+  /** The Members row's current active flag, when known (the rebuild streamed the Members table, or this run wrote the row). */
   memberRowActive: boolean | undefined;
+}
+
+/** Where a member's groups are kept: its own user or group row, or an entraMemberGroups row for a member with neither. */
+type Home = "users" | "groups" | "memberGroups";
+
+/** What is stored about one member before it is recomputed. */
+interface StoredMember {
+  memberId: string;
+  memberType: MemberType;
+  home: Home;
+  /** A user with a row not marked deleted, an active group, or any other member type: its direct memberships count. */
+  active: boolean;
+  /** The lists its home holds now. */
+  before: MemberGroups;
+  overflowRowKeys: string[];
+  /** An entraMemberGroups row left from before the member had a row of its own, to delete. */
+  strayMemberGroupsRow: boolean;
+  /** The home row exists (a member with no row of its own may have no entraMemberGroups row yet). */
+  rowExists: boolean;
+  user: StoredObject | undefined;
 }
 
 export class MembershipClosure {
@@ -92,9 +116,7 @@ export class MembershipClosure {
   /** Groups that exist and are not soft-deleted; a group the store never saw passes on no membership. */
   private activeGroups = new Set<string>();
   private readonly ancestorCache = new Map<string, string[]>();
-  private memberOps: TableOperation[] = [];
-  private memberOfOps: TableOperation[] = [];
-  private userOps: TableOperation[] = [];
+  private readonly ops: Record<Home | "members" | "memberGroupsOverflow", TableOperation[]> = { users: [], groups: [], memberGroups: [], members: [], memberGroupsOverflow: [] };
   private directChanges: DirectMembershipChange[] = [];
   /** The batch being written; at most one is in flight while the next is computed. */
   private writing: Promise<void> = Promise.resolve();
@@ -106,6 +128,7 @@ export class MembershipClosure {
   private readonly onProgress: ((message: string) => void) | undefined;
   private readonly scope: ClosureScopeInputs | undefined;
   private readonly onDirectChanges: RunClosureOptions["onDirectChanges"];
+  private readonly deferUsers: ReadonlySet<string>;
   private readonly decisions: ScopeDecisions = { admit: new Set(), exits: [], exclusions: [], released: [] };
 
   constructor(options: RunClosureOptions) {
@@ -116,18 +139,19 @@ export class MembershipClosure {
     this.onProgress = options.onProgress;
     this.scope = options.scope;
     this.onDirectChanges = options.onDirectChanges;
+    this.deferUsers = options.deferUsers ?? new Set();
   }
 
   /** Decides one user's place in the scope from the groups it reaches; decisions are collected for the engine. */
-  private decideScope(userId: string, direct: DirectEdge[], known: { state: StoredUserState | undefined; exclusion: Exclusion | undefined }): void {
+  private decideScope(userId: string, direct: readonly string[], known: { state: StoredUserState | undefined; exclusion: Exclusion | undefined }): void {
     const { state, exclusion } = known;
     const scope = this.scope;
     if (!scope) return;
     const reach = new Set<string>();
-    for (const edge of direct) {
-      if (!this.activeGroups.has(edge.groupId)) continue;
-      reach.add(edge.groupId);
-      for (const ancestor of this.ancestors(edge.groupId)) reach.add(ancestor);
+    for (const groupId of direct) {
+      if (!this.activeGroups.has(groupId)) continue;
+      reach.add(groupId);
+      for (const ancestor of this.ancestors(groupId)) reach.add(ancestor);
     }
     let why: string | undefined;
     const excludedBy = [...reach].find((groupId) => scope.exclude.has(groupId));
@@ -151,19 +175,10 @@ export class MembershipClosure {
   }
 
   /** A user's effective roles: those of every group it is an active member of, directly or through nesting, as sorted JSON. */
-  private rolesOf(rows: Map<string, MemberOfRow>): string {
+  private rolesOf(groups: readonly string[]): string {
     const roles = new Set<string>();
-    for (const row of rows.values()) if (row.directActive || row.inherited) for (const role of this.roleMapping.get(row.groupId) ?? []) roles.add(role);
+    for (const groupId of groups) for (const role of this.roleMapping.get(groupId) ?? []) roles.add(role);
     return JSON.stringify([...roles].sort());
-  }
-
-  /** Queues a write of the user's roles when they differ from what its row holds; only users the Users table has. */
-  private reconcileRoles(userId: string, desired: Map<string, MemberOfRow>, storedRoles: string | undefined): void {
-    if (!this.manageRoles) return;
-    const roles = this.rolesOf(desired);
-    if (roles === (storedRoles ?? "[]")) return;
-    this.summary.roles.changed++;
-    this.userOps.push({ kind: "upsert", mode: "Merge", ...tableKeys.user(this.store.tenantId, userId), properties: { roles } });
   }
 
   /** `collected`: every direct membership, when the full read that wrote them all ran in this process. */
@@ -201,68 +216,99 @@ export class MembershipClosure {
     return found;
   }
 
-  private desiredRows(member: { memberId: string; memberType: MemberType; inactive: boolean }, direct: DirectEdge[]): Map<string, MemberOfRow> {
-    const { memberId, memberType, inactive: memberInactive } = member;
-    const rows = new Map<string, MemberOfRow>();
-    for (const edge of direct) {
-      const directActive = !memberInactive && this.activeGroups.has(edge.groupId);
-      rows.set(edge.groupId, { memberId, groupId: edge.groupId, memberType, direct: true, directActive, inherited: false });
-    }
-    if (memberInactive) return rows;
-    for (const edge of direct) {
-      if (!this.activeGroups.has(edge.groupId)) continue;
-      for (const ancestor of this.ancestors(edge.groupId)) {
-        // A group in a cycle reaches itself; membership of oneself is meaningless.
-        if (ancestor === memberId) continue;
-        const row = rows.get(ancestor);
-        if (row) row.inherited = true;
-        else rows.set(ancestor, { memberId, groupId: ancestor, memberType, direct: false, directActive: false, inherited: true });
-      }
-    }
-    return rows;
+  /** The member's lists as they should be: direct memberships split by whether they count, and every active group reached. */
+  private desiredGroups(member: StoredMember, direct: readonly DirectEdge[]): MemberGroups {
+    const lists = emptyMemberGroups();
+    const counts = (groupId: string) => member.active && this.activeGroups.has(groupId);
+    for (const groupId of new Set(direct.map((edge) => edge.groupId))) (counts(groupId) ? lists.directGroups : lists.inactiveDirectGroups).push(groupId);
+    lists.directGroups.sort();
+    lists.inactiveDirectGroups.sort();
+    // Only users and groups keep their transitive groups: they are what a consumer asks for.
+    if (member.home === "memberGroups") return lists;
+    const reached = new Set(lists.directGroups);
+    for (const groupId of lists.directGroups) for (const ancestor of this.ancestors(groupId)) reached.add(ancestor);
+    // A group in a cycle reaches itself; membership of oneself is meaningless.
+    reached.delete(member.memberId);
+    lists.groups = [...reached].sort();
+    return lists;
   }
 
-  /** Diffs one member's desired rows against what is stored and queues the writes. */
-  private reconcile(memberId: string, rows: { desired: Map<string, MemberOfRow>; existing: MemberOfRow[]; direct: DirectEdge[] }): void {
-    const { desired, existing, direct } = rows;
-    const tenantId = this.store.tenantId;
-    const existingByGroup = new Map(existing.map((row) => [row.groupId, row]));
-    this.noteDirectChanges(memberId, { desired, existingByGroup });
-    for (const row of desired.values()) {
-      const before = existingByGroup.get(row.groupId);
-      if (before && sameMemberOfRow(before, row)) continue;
-      if (row.inherited && !before?.inherited) this.summary.transitive.added++;
-      if (!row.inherited && before?.inherited) this.summary.transitive.removed++;
-      this.memberOfOps.push({ kind: "upsert", mode: "Replace", ...tableKeys.memberOf(tenantId, memberId, row.groupId), properties: memberOfEntity(row) });
+  /** One member: its lists, roles and Members flags against what is stored, queued as the writes that really change something. */
+  private reconcile(member: StoredMember, direct: readonly DirectEdge[]): void {
+    const desired = this.desiredGroups(member, direct);
+    this.noteDirectChanges(member, desired);
+    this.reconcileMemberFlags(member, direct, desired);
+    this.countInherited(member, desired);
+    const listsChanged = !sameMemberGroups(member.before, desired);
+    if (member.strayMemberGroupsRow) this.ops.memberGroups.push({ kind: "delete", ...tableKeys.memberGroups(this.store.tenantId, member.memberId) });
+    if (member.home === "memberGroups") return this.writeMemberGroupsRow(member, desired);
+    const roles = member.home === "users" && this.manageRoles ? this.rolesOf(desired.groups) : undefined;
+    const rolesChanged = roles !== undefined && roles !== (member.user?.roles ?? "[]");
+    if (rolesChanged) this.summary.roles.changed++;
+    if (!listsChanged && !rolesChanged) return;
+    const encoded = listsChanged ? this.encode(member, desired) : undefined;
+    const keys = member.home === "users" ? tableKeys.user(this.store.tenantId, member.memberId) : tableKeys.group(this.store.tenantId, member.memberId);
+    this.ops[member.home].push({ kind: "upsert", mode: "Merge", ...keys, properties: { ...encoded, ...(rolesChanged ? { roles } : {}) } });
+  }
+
+  /** A member with no row of its own keeps its direct memberships in entraMemberGroups while it has any. */
+  private writeMemberGroupsRow(member: StoredMember, desired: MemberGroups): void {
+    const keys = tableKeys.memberGroups(this.store.tenantId, member.memberId);
+    if (desired.directGroups.length + desired.inactiveDirectGroups.length === 0) {
+      if (member.rowExists) this.ops.memberGroups.push({ kind: "delete", ...keys });
+      this.ops.memberGroupsOverflow.push(...member.overflowRowKeys.map((rowKey): TableOperation => ({ kind: "delete", ...tableKeys.memberGroupsOverflow(this.store.tenantId, member.memberId, rowKey) })));
+      return;
     }
-    for (const row of existing) {
-      if (desired.has(row.groupId)) continue;
-      if (row.inherited) this.summary.transitive.removed++;
-      this.memberOfOps.push({ kind: "delete", ...tableKeys.memberOf(tenantId, memberId, row.groupId) });
-    }
+    if (!sameMemberGroups(member.before, desired) || !member.rowExists) this.ops.memberGroups.push({ kind: "upsert", mode: "Replace", ...keys, properties: { memberType: member.memberType, ...this.encode(member, desired) } });
+  }
+
+  /** The lists' columns; overflow rows, when a list outgrows its property, are queued to go out before the row. */
+  private encode(member: StoredMember, desired: MemberGroups): EntityProperties {
+    const encoded = encodeMemberGroups(desired, member.overflowRowKeys);
+    const key = (rowKey: string) => tableKeys.memberGroupsOverflow(this.store.tenantId, member.memberId, rowKey);
+    this.ops.memberGroupsOverflow.push(
+      ...encoded.overflowRows.map((row): TableOperation => ({ kind: "upsert", mode: "Replace", ...key(row.rowKey), properties: { ids: row.ids } })),
+      ...encoded.staleOverflowRowKeys.map((rowKey): TableOperation => ({ kind: "delete", ...key(rowKey) })),
+    );
+    return encoded.columns;
+  }
+
+  /** A Members row is active while its membership counts; only flags that really change are written. */
+  private reconcileMemberFlags(member: StoredMember, direct: readonly DirectEdge[], desired: MemberGroups): void {
+    const wasActive = new Set(member.before.directGroups);
+    const wasInactive = new Set(member.before.inactiveDirectGroups);
+    const wanted = new Set(desired.directGroups);
     for (const edge of direct) {
-      const wanted = desired.get(edge.groupId)?.directActive ?? true;
-      const current = edge.memberRowActive ?? existingByGroup.get(edge.groupId)?.directActive ?? true;
-      if (wanted === current) continue;
-      if (wanted) this.summary.memberships.activated++;
+      const want = wanted.has(edge.groupId);
+      const current = edge.memberRowActive ?? (wasActive.has(edge.groupId) ? true : !wasInactive.has(edge.groupId));
+      if (want === current) continue;
+      if (want) this.summary.memberships.activated++;
       else this.summary.memberships.deactivated++;
-      this.memberOps.push({ kind: "upsert", mode: "Merge", ...tableKeys.member(tenantId, edge.groupId, memberId), properties: { active: wanted } });
+      this.ops.members.push({ kind: "upsert", mode: "Merge", ...tableKeys.member(this.store.tenantId, edge.groupId, member.memberId), properties: { active: want } });
     }
   }
 
-  /** Direct memberships the stored rows do not have yet, or have and the desired ones not; only when someone listens. */
-  private noteDirectChanges(memberId: string, rows: { desired: Map<string, MemberOfRow>; existingByGroup: Map<string, MemberOfRow> }): void {
+  /** Direct memberships the stored lists do not have yet, or have and the desired ones not; only when someone listens. */
+  private noteDirectChanges(member: StoredMember, desired: MemberGroups): void {
     if (!this.onDirectChanges) return;
-    const { desired, existingByGroup } = rows;
-    for (const row of desired.values()) if (row.direct && !existingByGroup.get(row.groupId)?.direct) this.directChanges.push({ memberId, groupId: row.groupId, memberType: row.memberType, removed: false });
-    for (const row of existingByGroup.values()) if (row.direct && !desired.get(row.groupId)?.direct) this.directChanges.push({ memberId, groupId: row.groupId, memberType: row.memberType, removed: true });
+    const direct = (lists: MemberGroups) => new Set([...lists.directGroups, ...lists.inactiveDirectGroups]);
+    const [before, after] = [direct(member.before), direct(desired)];
+    const { memberId, memberType } = member;
+    for (const groupId of after) if (!before.has(groupId)) this.directChanges.push({ memberId, groupId, memberType, removed: false });
+    for (const groupId of before) if (!after.has(groupId)) this.directChanges.push({ memberId, groupId, memberType, removed: true });
   }
 
-  /** A user or group counts as a member only while the store knows it as active: soft-deleted ones, or ones a full read never returned, do not. */
-  private isInactive(memberId: string, memberType: MemberType, isActiveUser: (id: string) => boolean): boolean {
-    if (memberType === "user") return !isActiveUser(memberId);
-    if (memberType === "group") return !this.activeGroups.has(memberId);
-    return false;
+  /** Inherited memberships are the groups a user or group reaches only through nesting. */
+  private countInherited(member: StoredMember, desired: MemberGroups): void {
+    if (member.home === "memberGroups") return;
+    const inherited = (lists: MemberGroups) => {
+      const direct = new Set(lists.directGroups);
+      return new Set(lists.groups.filter((groupId) => !direct.has(groupId)));
+    };
+    const before = inherited(member.before);
+    const after = inherited(desired);
+    for (const groupId of after) if (!before.has(groupId)) this.summary.transitive.added++;
+    for (const groupId of before) if (!after.has(groupId)) this.summary.transitive.removed++;
   }
 
   /** Incremental: only the members marked dirty, plus everyone below a group whose place in the nesting changed. */
@@ -280,84 +326,112 @@ export class MembershipClosure {
     await forEachConcurrently(groupsToExpand, 8, async (groupId) => {
       for (const row of await this.store.listMembers(groupId)) members.set(row.memberId, row.memberType);
     });
+    for (const id of this.deferUsers) members.delete(id);
+    const stored = await this.readStoredMembers(members);
     const userIds = [...members].filter(([, type]) => type === "user").map(([id]) => id);
-    const users = await this.store.readObjects("users", userIds);
     const exclusions = this.scope ? await this.scope.readExclusions(userIds) : new Map<string, Exclusion>();
-    await forEachConcurrently(members, 16, async ([memberId, memberType]) => {
-      const existing = await this.store.listMemberOf(memberId);
-      // A direct membership removed in this run still has its row, so whether it stays inherited is known and counted right.
-      const removed = work.removedEdges?.get(memberId);
-      const direct = existing.filter((row) => row.direct && !removed?.has(row.groupId)).map((row) => ({ groupId: row.groupId, memberRowActive: undefined }));
-      const inactive = this.isInactive(memberId, memberType as MemberType, (id) => users.get(id)?.deleted === false);
-      const desired = this.desiredRows({ memberId, memberType: memberType as MemberType, inactive }, direct);
-      this.reconcile(memberId, { desired, existing, direct });
-      const user = memberType === "user" ? users.get(memberId) : undefined;
-      if (user) this.reconcileRoles(memberId, desired, user.roles);
-      if (memberType === "user") this.decideScope(memberId, direct, { state: user && storedUserState(user), exclusion: exclusions.get(memberId) });
-      if (this.memberOfOps.length >= flushEvery) await this.flush();
-    });
+    for (const member of stored) {
+      const direct = this.incrementalEdges(member, work);
+      this.reconcile(member, direct);
+      if (member.memberType === "user") this.decideScope(member.memberId, direct.map((edge) => edge.groupId), { state: member.user && storedUserState(member.user), exclusion: exclusions.get(member.memberId) });
+      if (this.pendingOperations() >= flushEvery) await this.flush();
+    }
   }
 
-  /** After a full read: every member's rows, rebuilt from the Members table in two streaming passes merged by member id. */
+  /** A member's direct groups between full reads: what its home lists, less the memberships removed and plus the ones added since; a group's from the nesting table. */
+  private incrementalEdges(member: StoredMember, work: ClosureWork): DirectEdge[] {
+    const added = work.addedEdges?.get(member.memberId) ?? new Set<string>();
+    const removed = work.removedEdges?.get(member.memberId) ?? new Set<string>();
+    const known = member.memberType === "group" ? (this.parentsOf.get(member.memberId) ?? []) : [...member.before.directGroups, ...member.before.inactiveDirectGroups, ...added];
+    // This run wrote the rows of the memberships it added, active.
+    return [...new Set(known)].filter((groupId) => !removed.has(groupId) || added.has(groupId)).map((groupId) => ({ groupId, memberRowActive: added.has(groupId) ? true : undefined }));
+  }
+
+  /** Reads each member's home: its user or group row, and its entraMemberGroups row where it has no lists of its own yet. */
+  private async readStoredMembers(members: Map<string, string>): Promise<StoredMember[]> {
+    const ids = (type: string) => [...members].filter(([, memberType]) => memberType === type).map(([id]) => id);
+    const [users, groups] = await Promise.all([this.store.readObjects("users", ids("user")), this.store.readObjects("groups", ids("group"))]);
+    const withoutLists = [...members.keys()].filter((id) => (users.get(id) ?? groups.get(id))?.memberGroups === undefined);
+    const rowless = await this.store.readMemberGroupsRows(withoutLists);
+    const stored: StoredMember[] = [];
+    await forEachConcurrently(members, 16, async ([memberId, type]) => {
+      stored.push(await this.storedMember({ memberId, memberType: type as MemberType, row: users.get(memberId) ?? groups.get(memberId), rowless: rowless.get(memberId) }));
+    });
+    return stored;
+  }
+
+  /** What is stored about a member, from its own row (a user's or group's) and its entraMemberGroups row; lists of both are merged while it moves home. */
+  private async storedMember(input: { memberId: string; memberType: MemberType; row: StoredObject | undefined; rowless: MemberGroupsRow | undefined }): Promise<StoredMember> {
+    const { memberId, memberType, row, rowless } = input;
+    const home: Home = row === undefined ? "memberGroups" : memberType === "user" ? "users" : "groups";
+    const own = await this.store.decodeMemberGroups(memberId, home === "memberGroups" ? rowless?.columns : row?.memberGroups);
+    const before = own.lists;
+    if (home !== "memberGroups" && rowless) {
+      // The member's direct memberships from before it had a row (a user entering the scope): they carry over as they were.
+      const moved = (await this.store.decodeMemberGroups(memberId, rowless.columns)).lists;
+      before.inactiveDirectGroups = [...new Set([...before.inactiveDirectGroups, ...moved.inactiveDirectGroups, ...moved.directGroups])].filter((id) => !before.directGroups.includes(id)).sort();
+    }
+    const active = memberType === "user" ? row !== undefined && !row.deleted : memberType === "group" ? this.activeGroups.has(memberId) : true;
+    return { memberId, memberType, home, active, before, overflowRowKeys: own.overflowRowKeys, strayMemberGroupsRow: home !== "memberGroups" && rowless !== undefined, rowExists: home === "memberGroups" ? rowless !== undefined : true, user: memberType === "user" ? row : undefined };
+  }
+
+  /** After a full read: every member recomputed from the Members table, streamed against the users table in id order. */
   private async rebuildAll(collected: MembershipCollector | undefined): Promise<void> {
     const inputs: RebuildInputs = {
-      activeUsers: await this.store.listObjectIds("users", "deleted eq false"),
       ...(await this.loadScopeStates()),
-      storedRoles: await this.loadStoredRoles(),
       directByMember: await this.loadDirectMemberships(collected),
       fromCollector: collected !== undefined,
+      groupRows: new Map(),
+      memberGroupsRows: new Map(),
     };
+    for await (const group of this.store.listObjects("groups", undefined, ["RowKey", "deleted", ...memberGroupsColumns])) inputs.groupRows.set(group.id, group);
+    for await (const row of this.store.listAllMemberGroupsRows()) inputs.memberGroupsRows.set(row.memberId, row);
     const memberIds = [...inputs.directByMember.keys()].sort();
     const progress = { finished: 0, total: memberIds.length };
     let index = 0;
-    let pendingId: string | undefined;
-    let pendingRows: MemberOfRow[] = [];
-    // Members with no stored rows yet come before the stored member they sort ahead of.
+    // Members with no user row come before the user they sort ahead of.
     const catchUpTo = async (memberId: string | undefined) => {
-      while (index < memberIds.length && (memberId === undefined || memberIds[index]! < memberId)) {
-        const id = memberIds[index++]!;
-        if (inputs.directByMember.has(id)) await this.rebuildMember({ memberId: id, existing: [], inputs, progress });
-      }
+      while (index < memberIds.length && (memberId === undefined || memberIds[index]! < memberId)) await this.rebuildMember({ memberId: memberIds[index++]!, user: undefined, inputs, progress });
     };
-    for await (const row of this.store.listAllMemberOf()) {
-      if (row.memberId !== pendingId) {
-        if (pendingId !== undefined) await this.rebuildMember({ memberId: pendingId, existing: pendingRows, inputs, progress });
-        await catchUpTo(row.memberId);
-        pendingId = row.memberId;
-        pendingRows = [];
-      }
-      pendingRows.push(row);
+    for await (const user of this.store.listObjects("users", undefined, ["RowKey", "deleted", "deletedReason", "roles", ...memberGroupsColumns])) {
+      await catchUpTo(user.id);
+      if (memberIds[index] === user.id) index++;
+      await this.rebuildMember({ memberId: user.id, user, inputs, progress });
     }
-    if (pendingId !== undefined) await this.rebuildMember({ memberId: pendingId, existing: pendingRows, inputs, progress });
     await catchUpTo(undefined);
-    for (const [userId, roles] of inputs.storedRoles) this.reconcileRoles(userId, new Map(), roles);
-    // Users in no group at all: only the scope rules decide them.
+    await this.rebuildLeftovers(inputs);
+  }
+
+  /** Groups and entraMemberGroups rows that no direct membership names any more lose their lists; users in no group at all are decided by the scope rules alone. */
+  private async rebuildLeftovers(inputs: RebuildInputs): Promise<void> {
+    const progress = { finished: 0, total: 0 };
+    for (const groupId of [...inputs.groupRows.keys()]) await this.rebuildMember({ memberId: groupId, user: undefined, inputs, progress });
+    for (const memberId of [...inputs.memberGroupsRows.keys()]) await this.rebuildMember({ memberId, user: undefined, inputs, progress });
     for (const [userId, state] of inputs.userStates) this.decideScope(userId, [], { state, exclusion: inputs.exclusions.get(userId) });
     for (const [userId, exclusion] of inputs.exclusions) if (!inputs.userStates.has(userId)) this.decideScope(userId, [], { state: undefined, exclusion });
   }
 
-  /** One member of the rebuild: its desired rows against its stored ones, its scope and its roles; what is decided leaves the inputs. */
-  private async rebuildMember(input: { memberId: string; existing: MemberOfRow[]; inputs: RebuildInputs; progress: { finished: number; total: number } }): Promise<void> {
-    const { memberId, existing, inputs, progress } = input;
+  /** One member of the rebuild: its lists, flags, roles and scope; what is decided leaves the inputs. */
+  private async rebuildMember(input: { memberId: string; user: StoredObject | undefined; inputs: RebuildInputs; progress: { finished: number; total: number } }): Promise<void> {
+    const { memberId, user, inputs, progress } = input;
     const entry = inputs.directByMember.get(memberId);
+    const group = inputs.groupRows.get(memberId);
+    const rowless = inputs.memberGroupsRows.get(memberId);
+    const memberType: MemberType = user ? "user" : (entry?.memberType ?? (group ? "group" : (rowless?.memberType ?? "other")));
     // Every row a full read wrote is active; a replayed page could repeat a member, so groups are deduplicated.
     const direct: DirectEdge[] = entry ? [...new Set(entry.groups)].map((groupId) => ({ groupId, memberRowActive: inputs.fromCollector ? true : !entry.inactive?.has(groupId) })) : [];
-    if (++progress.finished % progressEvery === 0) this.onProgress?.(`Recomputing memberships: ${progress.finished} of ${progress.total} members`);
-    const memberType = entry?.memberType ?? existing[0]?.memberType ?? "other";
-    const inactive = this.isInactive(memberId, memberType, (id) => inputs.activeUsers.has(id));
-    const desired = this.desiredRows({ memberId, memberType, inactive }, direct);
-    this.reconcile(memberId, { desired, existing, direct });
+    if (entry && ++progress.finished % progressEvery === 0) this.onProgress?.(`Recomputing memberships: ${progress.finished} of ${progress.total} members`);
+    const member = await this.storedMember({ memberId, memberType, row: user ?? (memberType === "group" ? group : undefined), rowless });
+    this.reconcile(member, direct);
     if (memberType === "user" && this.scope) {
-      this.decideScope(memberId, direct, { state: inputs.userStates.get(memberId), exclusion: inputs.exclusions.get(memberId) });
+      this.decideScope(memberId, direct.map((edge) => edge.groupId), { state: inputs.userStates.get(memberId), exclusion: inputs.exclusions.get(memberId) });
       inputs.userStates.delete(memberId);
       inputs.exclusions.delete(memberId);
     }
-    if (memberType === "user" && inputs.storedRoles.has(memberId)) {
-      this.reconcileRoles(memberId, desired, inputs.storedRoles.get(memberId));
-      inputs.storedRoles.delete(memberId);
-    }
     inputs.directByMember.delete(memberId);
-    if (this.memberOfOps.length + this.memberOps.length >= flushEvery) await this.flush();
+    inputs.groupRows.delete(memberId);
+    inputs.memberGroupsRows.delete(memberId);
+    if (this.pendingOperations() >= flushEvery) await this.flush();
   }
 
   /** With scope groups every known user is decided, members or not: stored users, and users waiting for a verdict. */
@@ -369,13 +443,6 @@ export class MembershipClosure {
       for await (const exclusion of this.scope.listExclusions()) if (exclusion.objectType === "user") exclusions.set(exclusion.id, exclusion);
     }
     return { userStates, exclusions };
-  }
-
-  /** Every user's stored roles, so users who lost their last membership lose their roles too. */
-  private async loadStoredRoles(): Promise<Map<string, string | undefined>> {
-    const storedRoles = new Map<string, string | undefined>();
-    if (this.manageRoles) for await (const user of this.store.listObjects("users", undefined, ["RowKey", "roles"])) storedRoles.set(user.id, user.roles);
-    return storedRoles;
   }
 
   /** Direct groups per member as plain id lists (a million edges as objects would double the memory); `inactive` lists the Members rows stored inactive. */
@@ -393,21 +460,23 @@ export class MembershipClosure {
     return directByMember;
   }
 
+  private pendingOperations(): number {
+    return Object.values(this.ops).reduce((sum, list) => sum + list.length, 0);
+  }
+
   /** Queues what is collected to be written once the batch before it is; returns when that earlier batch is, so the next one is computed while this one is written. */
   private async flush(): Promise<void> {
-    const memberOps = this.memberOps;
-    const memberOfOps = this.memberOfOps;
-    const userOps = this.userOps;
+    const batch = { ...this.ops };
+    for (const name of Object.keys(this.ops) as Array<keyof typeof this.ops>) this.ops[name] = [];
     const directChanges = this.directChanges;
-    this.memberOps = [];
-    this.memberOfOps = [];
-    this.userOps = [];
     this.directChanges = [];
     const previous = this.writing;
     const writing = previous.then(async () => {
       // Before the rows: a crash in between leaves the rows unwritten, and the rerun finds the same changes again.
       if (directChanges.length > 0) await this.onDirectChanges?.(directChanges);
-      await Promise.all([this.store.apply("members", memberOps), this.store.apply("memberOf", memberOfOps), this.store.apply("users", userOps)]);
+      // Overflow rows before the rows that point at them, so a reader never follows a count to rows not yet written.
+      await this.store.apply("memberGroupsOverflow", batch.memberGroupsOverflow);
+      await Promise.all([this.store.apply("members", batch.members), this.store.apply("users", batch.users), this.store.apply("groups", batch.groups), this.store.apply("memberGroups", batch.memberGroups)]);
     });
     // Awaited by the next flush or at the end of the run; this only keeps a failure from counting as unhandled meanwhile.
     writing.catch(() => undefined);

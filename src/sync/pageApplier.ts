@@ -47,13 +47,12 @@ interface ObjectBatch {
   markDirty(id: string): void;
 }
 
-/** A page's membership writes, and the direct memberships it removed or added back, for the closure. */
+/** A page's membership writes, and the direct memberships it removed or added, for the closure. */
 interface MembershipWrites {
   members: TableOperation[];
-  memberOf: TableOperation[];
   nesting: TableOperation[];
   removedEdges: Array<[string, string]>;
-  restoredEdges: Array<[string, string]>;
+  addedEdges: Array<[string, string]>;
 }
 
 const keyOf = { users: tableKeys.user, groups: tableKeys.group, devices: tableKeys.device } as const;
@@ -71,16 +70,17 @@ export class PageApplier {
     await this.saveExclusionChanges();
     // The lookup index before the rows: a replay re-plans it from the stored rows, which a crash in between left as they were.
     await this.write(context, "userLookup", lookupOperationsBetween(this.run.tenantId, batch.lookupBefore, batch.stored, changes.map((change) => change.id)));
-    await this.write(context, "users", batch.ops);
+    // Memberships before the user's row, which lists them: a crash in between leaves the row for the replayed page to find.
     await Promise.all(batch.removedForGood.map((id) => removeMemberEverywhere(this.run, id)));
+    await this.write(context, "users", batch.ops);
     await this.recordPageEvents(context, batch.events);
   }
 
   /** Devices (SYNC_DEVICES): written like users, but deleted for good at once; the threshold guards people, not devices. */
   async applyDevicePage(changes: ObjectChange<DeviceProperties>[], context: PageContext, counts: ChangeCounts): Promise<void> {
     const batch = await this.planObjects({ kind: "devices", changes, context, counts, markDirty: () => undefined });
-    await this.write(context, "devices", batch.ops);
     await Promise.all(batch.removedForGood.map((id) => removeMemberEverywhere(this.run, id)));
+    await this.write(context, "devices", batch.ops);
     await this.recordPageEvents(context, batch.events);
   }
 
@@ -95,12 +95,12 @@ export class PageApplier {
       dirtyMembers.set(change.memberId, change.memberType);
     }
     await this.saveExclusionChanges();
-    // A full read rebuilds every MemberOf row at its end, so marking each member would only add writes.
-    await this.run.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, { all: full, removedEdges: writes.removedEdges, restoredEdges: writes.restoredEdges });
+    // A full read rebuilds every member's groups at its end, so marking each member would only add writes.
+    await this.run.state.markDirty(full ? new Map() : dirtyMembers, full ? [] : dirtyGroups, { all: full, removedEdges: writes.removedEdges, addedEdges: writes.addedEdges });
     await deferMembershipEvents(this.run, batch.membershipEvents);
-    await Promise.all([this.write(context, "groups", batch.ops), this.write(context, "members", writes.members), this.write(context, "nesting", writes.nesting)]);
-    await this.write(context, "memberOf", writes.memberOf);
+    // Memberships before the group's row goes: a crash in between leaves the row for the replayed page to find.
     await Promise.all(batch.removedForGood.map((id) => removeGroupEverywhere(this.run, id)));
+    await Promise.all([this.write(context, "groups", batch.ops), this.write(context, "members", writes.members), this.write(context, "nesting", writes.nesting)]);
     await this.recordPageEvents(context, batch.events);
   }
 
@@ -115,32 +115,28 @@ export class PageApplier {
   private planMemberships(memberships: MembershipChange[], batch: ObjectBatch): MembershipWrites {
     const { tenantId, summary } = this.run;
     const full = batch.context.fullReadGeneration !== undefined;
-    const writes: MembershipWrites = { members: [], memberOf: [], nesting: [], removedEdges: [], restoredEdges: [] };
+    const writes: MembershipWrites = { members: [], nesting: [], removedEdges: [], addedEdges: [] };
     // The last change of an edge in the page stands.
     const edges = new Map<string, { edge: [string, string]; removed: boolean }>();
     for (const change of memberships) {
       const member = tableKeys.member(tenantId, change.groupId, change.memberId);
-      const memberOf = tableKeys.memberOf(tenantId, change.memberId, change.groupId);
       const nesting = tableKeys.nesting(tenantId, change.memberId, change.groupId);
       if (change.removed) {
         summary.memberships.removed++;
         this.note(batch, { kind: "membershipRemoved", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} from ${change.groupId}`, memberType: change.memberType });
         writes.members.push({ kind: "delete", ...member });
-        // The MemberOf row stays for the closure, which deletes it or keeps it as inherited: one write either way, and counted right.
+        // The member's lists still name the group until the closure rewrites them: one write, and the inherited count right.
         if (!full) edges.set(`${change.memberId}_${change.groupId}`, { edge: [change.memberId, change.groupId], removed: true });
       } else {
         summary.memberships.added++;
         this.note(batch, { kind: "membershipAdded", entry: { id: change.memberId, groupId: change.groupId }, description: `${change.memberId} (${change.memberType}) to ${change.groupId}`, memberType: change.memberType });
         writes.members.push({ kind: "upsert", mode: "Replace", ...member, properties: { memberType: change.memberType, active: true, gen: batch.context.fullReadGeneration ?? "" } });
         if (full) this.run.runState.membershipCollector?.add(change.groupId, change.memberId, change.memberType);
-        else {
-          writes.memberOf.push({ kind: "upsert", mode: "Merge", ...memberOf, properties: { memberType: change.memberType, direct: true, directActive: true, active: true } });
-          edges.set(`${change.memberId}_${change.groupId}`, { edge: [change.memberId, change.groupId], removed: false });
-        }
+        else edges.set(`${change.memberId}_${change.groupId}`, { edge: [change.memberId, change.groupId], removed: false });
       }
       if (change.memberType === "group") writes.nesting.push(change.removed ? { kind: "delete", ...nesting } : { kind: "upsert", mode: "Replace", ...nesting, properties: {} });
     }
-    for (const { edge, removed } of edges.values()) (removed ? writes.removedEdges : writes.restoredEdges).push(edge);
+    for (const { edge, removed } of edges.values()) (removed ? writes.removedEdges : writes.addedEdges).push(edge);
     return writes;
   }
 
@@ -184,8 +180,8 @@ export class PageApplier {
       return;
     }
     this.countUpsert(batch, id, properties);
-    batch.ops.push({ kind: "upsert", mode: "Replace", ...keyOf[batch.kind](this.run.tenantId, id), properties: objectEntity(this.run.tenantId, batch.objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: batch.context.now, roles: previous?.roles }) });
-    batch.stored.set(id, { id, properties, deleted: false, deletedAt: undefined, hash, generation, roles: previous?.roles, outOfScope: false });
+    batch.ops.push({ kind: "upsert", mode: "Replace", ...keyOf[batch.kind](this.run.tenantId, id), properties: objectEntity(this.run.tenantId, batch.objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: batch.context.now, roles: previous?.roles, memberGroups: previous?.memberGroups }) });
+    batch.stored.set(id, { id, properties, deleted: false, deletedAt: undefined, hash, generation, roles: previous?.roles, outOfScope: false, memberGroups: previous?.memberGroups });
     if (batch.objectType === "group") this.run.runState.noteGroupWritten(id, hash);
   }
 

@@ -1,5 +1,7 @@
 // Completes a run after both streams: sweep what a full read did not find, apply the scope, recompute closures, apply held deletions, purge, then commit the delta links.
 import { createHash } from "node:crypto";
+import { storeSchemaVersion } from "../store/storeSchema";
+import { finishMembershipLayout, readStoreSchemaVersion } from "../store/storeSchemaUpgrade";
 import type { StreamCheckpoint } from "../store/syncStateStore";
 import { recomputeAfterDeletions, recomputeMemberships } from "./closurePasses";
 import { applyHeldDeletions, saveHoldChanges } from "./heldDeletions";
@@ -27,8 +29,10 @@ export async function completeRun(run: RunContext, options: CompleteRunOptions):
   const scopeChange = await detectScopeChange(run);
   if (scopeChange.changed && !options.firstSync) await applyScopeChange(run, { widened: scopeChange.widened, applier: options.applier });
   const roles = await detectRoleMappingChange(run);
+  // A store of an older layout has no groups on its rows yet: they are built from the Members table, with no Graph read.
+  const layoutUpgrade = (await readStoreSchemaVersion(run.state)) < storeSchemaVersion;
   // After a full read, or with new scope settings or role mapping, any member's rows may have changed: every one is rebuilt, with no Graph read.
-  if (fullRead || scopeChange.changed || roles.changed) await run.state.markDirty(new Map(), [], { all: true });
+  if (fullRead || scopeChange.changed || roles.changed || layoutUpgrade) await run.state.markDirty(new Map(), [], { all: true });
   const manageRoles = run.config.roleMapping.size > 0 || roles.changed;
   const groups = checkpoints.get("groups");
   // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
@@ -40,6 +44,7 @@ export async function completeRun(run: RunContext, options: CompleteRunOptions):
   await applyHeldDeletions(run, { allowDeletions: options.allowDeletions });
   await purgeExpired(run);
   await recomputeAfterDeletions(run, { manageRoles });
+  if (layoutUpgrade) await finishMembershipLayout(run.store, run.state, run.logger);
   await recordVisibleMembershipEvents(run);
   if (roles.changed) await run.state.saveMarker("roleMapping", roles.hash);
   if (scopeChange.changed) await run.state.saveMarker("scope", scopeChange.current);

@@ -7,6 +7,8 @@ import { DirectoryReader, InvalidReaderInputError, StoreSchemaError, type Direct
 import { ChangeFeed } from "../../src/service/changeFeed";
 import { changesTableName } from "../../src/service/serviceStorage";
 import { DirectoryModel, type ModelUser } from "../../standin/directoryModel";
+import { maxIdsPerProperty } from "../../src/store/memberGroups";
+import { tableKeys } from "../../src/store/tableKeys";
 import { startEnvironment, type TestEnvironment } from "../support/testEnvironment";
 
 let env: TestEnvironment;
@@ -199,7 +201,7 @@ after(async () => env?.stop());
 describe("reader", () => {
   test("before any sync the reader says so, naming the schema version it reads", async () => {
     const fresh = new DirectoryReader({ tenantId: settings.tenantId, connectionString: env.azurite.connectionString, tablePrefix: settings.tablePrefix });
-    await assert.rejects(fresh.getUser(activeUsers()[0]!.id), (error: unknown) => error instanceof StoreSchemaError && error.code === "notSynced" && /schema version 2/.test(error.message));
+    await assert.rejects(fresh.getUser(activeUsers()[0]!.id), (error: unknown) => error instanceof StoreSchemaError && error.code === "notSynced" && /schema version 3/.test(error.message));
   });
 
   test("every call answers as the directory says: first sync, soft deletes, churn, renames of mail and UPN, restores", async () => {
@@ -336,17 +338,59 @@ describe("reader", () => {
     await sync();
     await assertReaderMatchesModel({ lookupsOnly: true });
 
-    await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "3" }, "Replace");
+    await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "4" }, "Replace");
     const newer = new DirectoryReader({ tenantId: settings.tenantId, connectionString: env.azurite.connectionString, tablePrefix: settings.tablePrefix });
     await assert.rejects(newer.getUser(activeUsers()[0]!.id), (error: unknown) => {
       assert.ok(error instanceof StoreSchemaError);
       assert.equal(error.code, "unsupportedSchema");
-      assert.match(error.message, /schema version 3; this reader reads schema version 2/);
+      assert.match(error.message, /schema version 4; this reader reads schema version 3/);
       return true;
     });
     const run = await env.compose(settings).engine.run();
     assert.equal(run.summary.status, "failed");
-    assert.match(run.summary.error ?? "", /schema version 3, newer than this sync's 2/);
+    assert.match(run.summary.error ?? "", /schema version 4, newer than this sync's 3/);
+    await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "3" }, "Replace");
+  });
+
+  test("a store of schema version 2 (entraMemberOf, no groups on the rows) is refused by the reader, then rebuilt by the next run and read again", async () => {
+    const tables = env.compose(settings).tables;
+    await sync();
+    // Back to version 2's layout: every user's and group's lists gone from its row, a by-member row in entraMemberOf.
+    for (const table of [tables.users, tables.groups]) {
+      for await (const row of table.listEntities<Record<string, unknown>>()) {
+        const { groups: _g, directGroups: _d, inactiveDirectGroups: _i, groupsOverflow: _o, etag: _e, timestamp: _t, ...rest } = row;
+        await table.upsertEntity(rest as { partitionKey: string; rowKey: string }, "Replace");
+      }
+    }
+    const [user] = activeUsers();
+    await tables.legacyMemberOf.createTable();
+    await tables.legacyMemberOf.upsertEntity({ ...tableKeys.legacyMemberOf(settings.tenantId, user!.id, user!.id), memberType: "user", active: true }, "Replace");
     await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "2" }, "Replace");
+    const older = new DirectoryReader({ tenantId: settings.tenantId, connectionString: env.azurite.connectionString, tablePrefix: settings.tablePrefix });
+    await assert.rejects(older.listUserGroups(user!.id), (error: unknown) => error instanceof StoreSchemaError && error.code === "unsupportedSchema" && error.storeVersion === 2 && /Upgrade the sync/.test(error.message));
+    const run = await env.compose(settings).engine.run();
+    assert.equal(run.summary.status, "succeeded", run.summary.error);
+    assert.equal(run.summary.streams.users.fullRead || run.summary.streams.groups.fullRead, false, "rebuilt from the Members table, no Graph full read");
+    const left: unknown[] = [];
+    for await (const row of tables.legacyMemberOf.listEntities()) left.push(row);
+    assert.deepEqual(left, [], "entraMemberOf is emptied");
+    await assertReaderMatchesModel();
+  });
+
+  test("a user in more groups than one property holds: the reader follows the overflow rows and returns every group", async () => {
+    const [user] = activeUsers();
+    const clubs = Array.from({ length: maxIdsPerProperty + 20 }, (_, index) => env.model.createGroup({ displayName: `Club ${index}` }).id);
+    for (const groupId of clubs) env.model.addMember(groupId, user!.id);
+    await sync();
+    const key = tableKeys.user(settings.tenantId, user!.id);
+    const row = await env.compose(settings).tables.users.getEntity<Record<string, unknown>>(key.partitionKey, key.rowKey);
+    assert.ok(Number(row.groupsOverflow) > 0, "the lists moved to overflow rows");
+    const reader = new DirectoryReader({ tenantId: settings.tenantId, connectionString: env.azurite.connectionString, tablePrefix: settings.tablePrefix });
+    const groups = new Set((await reader.listUserGroups(user!.id)).map((membership) => membership.groupId));
+    assert.ok(clubs.every((groupId) => groups.has(groupId)), `all ${clubs.length} clubs among ${groups.size} groups`);
+    assert.equal(await reader.isMember(user!.id, clubs[clubs.length - 1]!, { transitive: false }), true);
+    for (const groupId of clubs) env.model.removeMember(groupId, user!.id);
+    await sync();
+    assert.equal(await reader.isMember(user!.id, clubs[0]!), false);
   });
 });

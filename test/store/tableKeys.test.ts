@@ -20,7 +20,7 @@ describe("table keys", () => {
   });
 
   test("every key built from GUIDs is safe and starts with the tenant", () => {
-    const keys = [tableKeys.user(tenant, user), tableKeys.group(tenant, user), tableKeys.member(tenant, user, user), tableKeys.memberOf(tenant, user, user), tableKeys.nesting(tenant, user, user)];
+    const keys = [tableKeys.user(tenant, user), tableKeys.group(tenant, user), tableKeys.member(tenant, user, user), tableKeys.memberGroups(tenant, user), tableKeys.memberGroupsOverflow(tenant, user, "groups_000"), tableKeys.nesting(tenant, user, user)];
     for (const key of keys) {
       assertSafeKey(key.partitionKey);
       assertSafeKey(key.rowKey);
@@ -28,7 +28,8 @@ describe("table keys", () => {
     }
     assert.equal(tableKeys.user(tenant, user).partitionKey, `${tenant}_${user.slice(0, 2)}`);
     assert.equal(tableKeys.member(tenant, user, user).partitionKey, `${tenant}_${user}_${Math.floor(parseInt(user[0]!, 16) / 4)}`);
-    assert.equal(tableKeys.memberOf(tenant, user, user).partitionKey, `${tenant}_${user.slice(0, 3)}`);
+    assert.equal(tableKeys.memberGroups(tenant, user).partitionKey, `${tenant}_${user.slice(0, 2)}`);
+    assert.equal(tableKeys.memberGroupsOverflow(tenant, user, "groups_000").partitionKey, `${tenant}_${user}`);
   });
 
   test("one tenant's range excludes another whose id shares a prefix", () => {

@@ -1,7 +1,7 @@
 // Derives, from the stand-in's model, exactly what the store must hold, and compares the two entity by entity.
 import assert from "node:assert/strict";
 import { groupPropertyNames, userPropertyNames } from "../../src/directory/directoryObjects";
-import { expectedStore, objectLine, type ComparableStore } from "../../standin/expectedStore";
+import { expectedStore, memberGroupsLine, objectLine, type ComparableStore } from "../../standin/expectedStore";
 import type { DirectorySnapshot } from "../../src/store/directoryStore";
 import type { DirectoryModel } from "../../standin/directoryModel";
 
@@ -14,17 +14,15 @@ export function comparableSnapshot(snapshot: DirectorySnapshot): ComparableStore
     objectLine(group.id, Object.fromEntries(groupPropertyNames.map((name) => [name, parse(group.properties[name], name)])), groupPropertyNames, group.deleted),
   );
   const members = snapshot.members.map((row) => `${row.groupId} <- ${row.memberId} ${row.memberType} ${row.active ? "active" : "inactive"}`);
-  const memberOf = snapshot.memberOf.map(
-    (row) => `${row.memberId} -> ${row.groupId} ${row.memberType} direct=${row.direct} directActive=${row.directActive} inherited=${row.inherited}`,
-  );
-  return { users: users.sort(), groups: groups.sort(), members: members.sort(), memberOf: memberOf.sort() };
+  const memberGroups = [...snapshot.memberGroups].map(([id, lists]) => memberGroupsLine(id, lists));
+  return { users: users.sort(), groups: groups.sort(), members: members.sort(), memberGroups: memberGroups.sort() };
 }
 
 /** Fails with a readable diff naming the table, listing entities missing from and unexpected in the store. */
 export function assertStoreMatches(snapshot: DirectorySnapshot, model: DirectoryModel): void {
   const actual = comparableSnapshot(snapshot);
   const expected = expectedStore(model);
-  for (const table of ["users", "groups", "members", "memberOf"] as const) {
+  for (const table of ["users", "groups", "members", "memberGroups"] as const) {
     const actualSet = new Set(actual[table]);
     const expectedSet = new Set(expected[table]);
     const missing = expected[table].filter((line) => !actualSet.has(line) && !expected.optional[table].has(line));

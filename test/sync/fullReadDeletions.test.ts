@@ -33,9 +33,9 @@ describe("deletions after a full read", () => {
     const groups = new Map(snapshot.groups.map((group) => [group.id, group]));
     assert.equal(users.get(soft!.id)?.deleted, true, "a soft-deleted user stays, marked deleted");
     assert.equal(users.has(gone!.id), false, "a user in no deleted items is removed");
-    assert.ok(!snapshot.members.some((row) => row.memberId === gone!.id) && !snapshot.memberOf.some((row) => row.memberId === gone!.id), "with its memberships");
+    assert.ok(!snapshot.members.some((row) => row.memberId === gone!.id) && !snapshot.memberGroups.has(gone!.id), "with its memberships");
     assert.equal(groups.has(security.id), false, "a security group cannot be soft-deleted: removed");
-    assert.ok(!snapshot.members.some((row) => row.groupId === security.id) && !snapshot.memberOf.some((row) => row.groupId === security.id));
+    assert.ok(!snapshot.members.some((row) => row.groupId === security.id) && ![...snapshot.memberGroups.values()].some((lists) => lists.groups.includes(security.id) || lists.inactiveDirectGroups.includes(security.id)));
     assert.equal(groups.get(unified.id)?.deleted, true, "without Group.Read.All a Microsoft 365 group stays marked deleted");
     assert.ok(full.summary.warnings.some((warning) => /Group\.Read\.All/.test(warning)), JSON.stringify(full.summary.warnings));
     assert.deepEqual([full.summary.users.softDeleted, full.summary.users.deleted, full.summary.groups.deleted, full.summary.groups.softDeleted], [1, 1, 1, 1]);

@@ -2,6 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { collectingSink } from "../support/testEnvironment";
+import { maxIdsPerProperty } from "../../src/store/memberGroups";
+import { storeSchemaMarker } from "../../src/store/storeSchema";
+import { tableKeys } from "../../src/store/tableKeys";
 import { memorySync } from "./support/memorySync";
 
 async function activeUsers(sync: ReturnType<typeof memorySync>): Promise<string[]> {
@@ -69,23 +72,101 @@ describe("planning on the in-memory store", () => {
     assert.deepEqual(await activeUsers(sync), [ann!, bob!, cid!].sort());
   });
 
-  test("the closure: nested membership is inherited, and a direct membership lost while nesting still reaches the group is not counted as inherited added", async () => {
+  test("the closure: nested membership is inherited, and a direct membership lost while nesting still reaches the group becomes inherited", async () => {
     const sync = memorySync();
     const d = sync.directory;
     const ivy = d.addUser("Ivy");
     const inner = d.addGroup("Inner", [ivy]);
     const outer = d.addGroup("Outer", [inner, ivy]);
     await sync.engine().run();
-    const rows = async () => new Map((await sync.store.listMemberOf(ivy)).map((row) => [row.groupId, row]));
-    assert.deepEqual([(await rows()).get(outer)?.direct, (await rows()).get(outer)?.inherited], [true, true]);
+    const of = async () => {
+      const lists = await sync.store.readMemberGroups(ivy);
+      return [lists.directGroups.includes(outer), lists.groups.includes(outer)];
+    };
+    assert.deepEqual(await of(), [true, true]);
     d.removeMember(outer, ivy);
     const run = await sync.engine().run();
-    assert.deepEqual([(await rows()).get(outer)?.direct, (await rows()).get(outer)?.inherited], [false, true], "still a member through Inner");
-    assert.deepEqual(run.summary.transitive, { added: 0, removed: 0 }, "nothing inherited changed");
+    assert.deepEqual(await of(), [false, true], "still a member through Inner");
+    assert.deepEqual(run.summary.transitive, { added: 1, removed: 0 }, "Outer is now reached only through nesting");
     d.removeMember(inner, ivy);
     const left = await sync.engine().run();
-    assert.equal((await rows()).size, 0);
+    assert.deepEqual(await sync.store.readMemberGroups(ivy), { groups: [], directGroups: [], inactiveDirectGroups: [] });
     assert.equal(left.summary.transitive.removed, 1);
+  });
+
+  test("a user in more groups than one property holds gets overflow rows, rewritten and deleted as the groups change", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const ada = d.addUser("Ada");
+    const groups = Array.from({ length: maxIdsPerProperty + 50 }, (_, index) => d.addGroup(`Club ${index}`, [ada]));
+    assert.equal((await sync.engine().run()).summary.status, "succeeded");
+    const overflowRows = async () => {
+      const rows: string[] = [];
+      for await (const row of sync.store.tables.memberGroupsOverflow.listRows({ filter: `PartitionKey eq '${tableKeys.memberGroupsOverflow(sync.store.tenantId, ada, "").partitionKey}'` })) rows.push(row.rowKey);
+      return rows.sort();
+    };
+    const row = await sync.store.tables.users.getRow(tableKeys.user(sync.store.tenantId, ada).partitionKey, ada);
+    assert.deepEqual([row?.groups, row?.groupsOverflow], ["[]", 4], "the lists are in 4 overflow rows: 2 for groups, 2 for directGroups");
+    assert.deepEqual(await overflowRows(), ["directGroups_000", "directGroups_001", "groups_000", "groups_001"]);
+    assert.deepEqual((await sync.store.readMemberGroups(ada)).groups, [...groups].sort());
+    for (const groupId of groups.slice(0, 60)) d.removeMember(groupId, ada);
+    const written: string[] = [];
+    const apply = sync.store.apply.bind(sync.store);
+    sync.store.apply = async (table, operations) => {
+      written.push(...operations.map((operation) => `${table} ${operation.kind} ${operation.rowKey}`));
+      await apply(table, operations);
+    };
+    const shrunk = await sync.engine().run();
+    sync.store.apply = apply;
+    assert.equal(shrunk.summary.status, "succeeded");
+    assert.deepEqual(await overflowRows(), [], "back under the limit: the lists are on the row again and the overflow rows are gone");
+    assert.deepEqual((await sync.store.readMemberGroups(ada)).directGroups, groups.slice(60).sort());
+    // 60 Members rows deleted, the user row rewritten, 4 overflow rows deleted: each write changes a row.
+    assert.equal(written.length, 60 + 1 + 4, written.filter((line) => !line.startsWith("members")).join("\n"));
+  });
+
+  test("a store of schema version 2 is rebuilt on its next run from the Members table, with no Graph full read; a crash in between repeats it", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const ivy = d.addUser("Ivy");
+    const inner = d.addGroup("Inner", [ivy]);
+    const outer = d.addGroup("Outer", [inner]);
+    await sync.engine().run();
+    // Version 2: no lists on the rows, the by-member copy in entraMemberOf.
+    const user = tableKeys.user(sync.store.tenantId, ivy);
+    const stored = (await sync.store.tables.users.getRow(user.partitionKey, user.rowKey))!;
+    const { groups: _g, directGroups: _d, inactiveDirectGroups: _i, groupsOverflow: _o, partitionKey: _p, rowKey: _r, ...v2 } = stored;
+    await sync.store.apply("users", [{ kind: "upsert", mode: "Replace", ...user, properties: v2 as Record<string, string> }]);
+    const legacy = (groupId: string) => tableKeys.legacyMemberOf(sync.store.tenantId, ivy, groupId);
+    await sync.store.apply("legacyMemberOf", [inner, outer].map((groupId) => ({ kind: "upsert", mode: "Replace", ...legacy(groupId), properties: { memberType: "user", active: true } })));
+    await sync.state.saveMarker(storeSchemaMarker, "2");
+    assert.deepEqual((await sync.store.readMemberGroups(ivy)).groups, []);
+
+    const failing = sync.engine();
+    const apply = sync.store.apply.bind(sync.store);
+    sync.store.apply = async (table, operations) => {
+      if (table === "users" && operations.some((operation) => operation.kind === "upsert" && operation.mode === "Merge")) throw new Error("injected: crash during the rebuild");
+      await apply(table, operations);
+    };
+    assert.equal((await failing.run()).summary.status, "failed");
+    sync.store.apply = apply;
+    assert.equal(await sync.state.readMarker(storeSchemaMarker), "2", "the version is recorded only after the rebuild");
+
+    const run = await sync.engine().run();
+    assert.equal(run.summary.status, "succeeded", run.summary.error);
+    assert.equal(run.summary.streams.users.fullRead || run.summary.streams.groups.fullRead, false, "no Graph full read");
+    assert.deepEqual((await sync.store.readMemberGroups(ivy)).groups, [inner, outer].sort());
+    assert.equal(await sync.state.readMarker(storeSchemaMarker), "3");
+    const left: string[] = [];
+    for await (const row of sync.store.tables.legacyMemberOf.listRows({})) left.push(row.rowKey);
+    assert.deepEqual(left, [], "entraMemberOf is emptied");
+    let writes = 0;
+    sync.store.apply = async (table, operations) => {
+      writes += operations.length;
+      await apply(table, operations);
+    };
+    await sync.engine().run();
+    assert.equal(writes, 0, "once upgraded, a quiet run writes nothing");
   });
 
   test("a dry run on the in-memory store plans what the real run then does, and writes nothing", async () => {

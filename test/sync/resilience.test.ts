@@ -82,13 +82,13 @@ describe("resilience", () => {
     const apply = failing.store.apply.bind(failing.store);
     let failures = 0;
     failing.store.apply = async (table, operations) => {
-      // In an incremental run only the closure writes whole MemberOf rows; pages merge or delete them.
-      if (table === "memberOf" && operations.some((operation) => operation.kind === "upsert" && operation.mode === "Replace") && failures++ === 0) throw new Error("injected: the MemberOf table is unavailable");
+      // In an incremental run only the closure merges lists onto user rows; pages replace them whole.
+      if (table === "users" && operations.some((operation) => operation.kind === "upsert" && operation.mode === "Merge" && "groups" in operation.properties) && failures++ === 0) throw new Error("injected: the Users table is unavailable");
       await apply(table, operations);
     };
     const failed = await failing.engine.run();
     assert.equal(failed.summary.status, "failed");
-    assert.match(failed.summary.error ?? "", /MemberOf table is unavailable/);
+    assert.match(failed.summary.error ?? "", /Users table is unavailable/);
     const rerun = await env.compose(settings).engine.run();
     assert.equal(rerun.summary.status, "succeeded", rerun.summary.error);
     assertStoreMatches(await env.compose(settings).store.snapshot(), env.model);
@@ -124,7 +124,7 @@ describe("resilience", () => {
       const snapshot = await env.compose(settings).store.snapshot();
       // Not in Entra's deleted items either: deleted for good, so removed with its memberships.
       assert.equal(snapshot.users.some((user) => user.id === vanished.id), false);
-      assert.equal(snapshot.memberOf.some((row) => row.memberId === vanished.id), false);
+      assert.equal(snapshot.members.some((row) => row.memberId === vanished.id), false);
       assert.ok(sink.events.some((event) => event.kind === "userDeleted" && event.objectId === vanished.id && /not found by a full read/.test(event.description)), "the change feed says why");
       // Only the memberships that changed, as an incremental run would report them: none for a member deleted meanwhile.
       const stillThere = (id: string) => env.model.groups.has(id) || env.model.users.get(id)?.deleted === false;

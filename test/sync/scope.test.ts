@@ -5,6 +5,7 @@ import type { Settings } from "../../src/config/settings";
 import { ClientSecretCredential } from "@azure/identity";
 import { runConnectionCheck } from "../../src/check/connectionCheck";
 import { DirectoryModel, type ModelUser } from "../../standin/directoryModel";
+import { tableKeys } from "../../src/store/tableKeys";
 import { startEnvironment, standInClient, type TestEnvironment } from "../support/testEnvironment";
 
 let env: TestEnvironment;
@@ -28,7 +29,8 @@ async function activeIds(settings: Settings): Promise<Set<string>> {
 /** Every entity of every table this deployment wrote, as text, to look for a value anywhere. */
 async function everythingStored(settings: Settings): Promise<string> {
   const parts: string[] = [];
-  for (const table of Object.values(env.compose(settings).tables)) for await (const entity of table.listEntities()) parts.push(JSON.stringify(entity));
+  const { legacyMemberOf: _neverCreated, ...tables } = env.compose(settings).tables;
+  for (const table of Object.values(tables)) for await (const entity of table.listEntities()) parts.push(JSON.stringify(entity));
   return parts.join("\n");
 }
 
@@ -190,16 +192,17 @@ describe("group scope", () => {
     const groups = await store.readObjects("groups", [m365.id, security.id]);
     assert.ok(!groups.has(m365.id), "the Microsoft 365 group is not stored");
     assert.ok(groups.has(security.id));
-    const memberOf = await store.listMemberOf(member!.id);
-    assert.equal(memberOf.find((row) => row.groupId === m365.id)?.directActive ?? false, false);
-    assert.equal(memberOf.find((row) => row.groupId === security.id)?.directActive, true);
+    const lists = await store.readMemberGroups(member!.id);
+    assert.equal(lists.directGroups.includes(m365.id), false);
+    assert.ok(lists.inactiveDirectGroups.includes(m365.id), "kept, not counting, for when the kind is synced again");
+    assert.equal(lists.directGroups.includes(security.id), true);
 
     // Adding the kind back brings the group in on the next run, read by id.
     const all = env.settings({ TABLE_PREFIX: settings.tablePrefix });
     const widened = await env.compose(all).engine.run();
     assert.equal(widened.summary.status, "succeeded", widened.summary.error);
     assert.ok((await store.readObjects("groups", [m365.id])).has(m365.id));
-    assert.equal((await store.listMemberOf(member!.id)).find((row) => row.groupId === m365.id)?.directActive, true);
+    assert.equal((await store.readMemberGroups(member!.id)).directGroups.includes(m365.id), true);
   });
 });
 
@@ -313,16 +316,17 @@ describe("user filters", () => {
 });
 
 describe("consumer flags", () => {
-  test("a membership added incrementally carries active: true on its MemberOf row, as consumers query it", async () => {
+  test("a membership added incrementally is on the user's row and its Members row is active, as consumers query them", async () => {
     const settings = env.settings();
     await env.compose(settings).engine.run();
     const group = env.model.createGroup({ displayName: "Added later" });
     const [member] = live();
     env.model.addMember(group.id, member!.id);
     await env.compose(settings).engine.run();
-    const rows: Array<Record<string, unknown>> = [];
-    for await (const entity of env.compose(settings).tables.memberOf.listEntities<Record<string, unknown>>()) if (String(entity.rowKey) === `${member!.id}_${group.id}`) rows.push(entity);
-    assert.equal(rows.length, 1);
-    assert.equal(rows[0]!.active, true);
+    const key = tableKeys.user(settings.tenantId, member!.id);
+    const row = await env.compose(settings).tables.users.getEntity<Record<string, unknown>>(key.partitionKey, key.rowKey);
+    assert.ok((JSON.parse(String(row.groups)) as string[]).includes(group.id));
+    assert.ok((JSON.parse(String(row.directGroups)) as string[]).includes(group.id));
+    assert.ok((await env.compose(settings).store.listMembers(group.id)).some((member_) => member_.memberId === member!.id && member_.active));
   });
 });
