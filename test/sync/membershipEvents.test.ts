@@ -68,7 +68,8 @@ describe("membership events", () => {
     assert.deepEqual(membershipEvents(again.events()), [], "a full read with nothing changed reports no membership");
   });
 
-  test("a run that pauses after a user's membership keeps the event until the continuation, which records it once the user entered the scope", async () => {
+  /** A synced tenant where a newcomer joins a scope group and another group, one change per delta page, so a run can pause between them. */
+  async function newcomerJoinsOnePagePerChange() {
     const sync = memorySync();
     const d = sync.directory;
     const [inside, newcomer] = [d.addUser("Nia"), d.addUser("Pat")];
@@ -78,6 +79,11 @@ describe("membership events", () => {
     d.pageSize = 1;
     d.addMember(staff, newcomer!);
     d.addMember(choir, newcomer!);
+    return { sync, inside: inside!, newcomer: newcomer!, staff, choir };
+  }
+
+  test("a run that pauses after a user's membership keeps the event until the continuation, which records it once the user entered the scope", async () => {
+    const { sync, newcomer, staff, choir } = await newcomerJoinsOnePagePerChange();
     const sink = feedLikeSink();
     const paused = await sync.engine({ scope, changeSink: sink }).run({ deadline: Date.now() });
     assert.equal(paused.summary.status, "paused");
@@ -93,16 +99,8 @@ describe("membership events", () => {
 
   for (const failOnMembership of ["before", "after"] as const) {
     test(`a run that dies ${failOnMembership} recording its membership events records each exactly once when it is run again`, async () => {
-      const sync = memorySync();
-      const d = sync.directory;
-      const [inside, newcomer] = [d.addUser("Nia"), d.addUser("Pat")];
-      const staff = d.addGroup("Staff - Ops", [inside!]);
-      const choir = d.addGroup("Choir", []);
-      await sync.engine({ scope }).run();
-      d.pageSize = 1;
-      d.addMember(staff, newcomer!);
-      d.addMember(choir, newcomer!);
-      d.removeMember(staff, inside!);
+      const { sync, inside, newcomer, staff, choir } = await newcomerJoinsOnePagePerChange();
+      sync.directory.removeMember(staff, inside);
       const sink = feedLikeSink({ failOnMembership });
       const paused = await sync.engine({ scope, changeSink: sink }).run({ deadline: Date.now() });
       assert.equal(paused.summary.status, "paused");
