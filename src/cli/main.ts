@@ -33,7 +33,7 @@ Commands:
                                        Ctrl-C or SIGTERM stops at the next checkpoint and frees the tenant (exit
                                        code 130 / 143); the next sync resumes
   export [--format json|ndjson] [--demo]
-                                       Stream the stored directory (users, groups, devices, members, memberOf) to
+                                       Stream the stored directory (users, groups, devices, members) to
                                        stdout as it reads it, in columns named as in the tables (docs/schema.md,
                                        "Export"); exit code 1 when the output closes early
   status [--json] [--limit N] [--demo] Show recent runs (--limit: how many, 1 to 1000, default 10)

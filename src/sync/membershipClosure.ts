@@ -47,7 +47,7 @@ export interface ScopeDecisions {
   released: string[];
 }
 
-/** A direct membership added or removed since the MemberOf rows were last written. */
+/** A direct membership added or removed since the member's stored lists were last written. */
 export interface DirectMembershipChange {
   memberId: string;
   groupId: string;
@@ -66,7 +66,7 @@ export interface RunClosureOptions {
   onProgress?: (message: string) => void;
   /** With scope groups: who counts as in scope. */
   scope?: ClosureScopeInputs;
-  /** After a full read of groups, which wrote no MemberOf row: the direct memberships that changed, handed over before the writes that settle them. */
+  /** After a full read of groups, whose pages noted no membership event: the direct memberships that changed, handed over before the writes that settle them. */
   onDirectChanges?: (changes: DirectMembershipChange[]) => Promise<void>;
   /** Users left for a later pass (their deletion is pending): not recomputed, even when a group above them changed. */
   deferUsers?: ReadonlySet<string>;

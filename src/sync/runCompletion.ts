@@ -37,7 +37,7 @@ export async function completeRun(run: RunContext, options: CompleteRunOptions):
   const groups = checkpoints.get("groups");
   // The collected edges stand for the Members table only if this process read the groups stream in full, from its first page.
   const collected = groups?.fullReadGeneration ? run.runState.takeMembershipCollector() : undefined;
-  // A full read of groups wrote no MemberOf row, so the rebuild tells which direct memberships changed; the first load reports none.
+  // A full read of groups notes no membership event on its pages, so the rebuild tells which direct memberships changed; the first load reports none.
   const reportDirectChanges = groups?.fullReadGeneration !== undefined && !groups.storeWasEmpty;
   await recomputeMemberships(run, { applier: options.applier, filtersWidened: scopeChange.widened, collected, manageRoles, reportDirectChanges });
   await saveHoldChanges(run);

@@ -52,7 +52,7 @@ export interface SyncRunSummary {
   /** User deletions held back by the accidental-deletion threshold: how many, and the first few. */
   heldDeletions: { count: number; sample: string[] } | undefined;
   graph: GraphMetrics;
-  /** Writes to the directory tables only (users, groups, members, memberOf, nesting). */
+  /** Writes to the directory tables only (users, groups, members, nesting, member groups, the lookup index). */
   directoryWrites: StoreMetrics;
   /** Writes of checkpoints and the run log, reported apart so a no-op run can show 0 directory writes. */
   stateWrites: StoreMetrics;
