@@ -2,7 +2,7 @@
 import { odata, TableClient, type TableEntityResult, type TableServiceClientOptions } from "@azure/data-tables";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { changeRowKeyPattern, decodeCursor, encodeCursor, InvalidCursorError } from "../store/changeCursor";
-import { decodeMemberGroups, emptyMemberGroups, memberGroupsColumns, memberGroupsColumnsOf, overflowRowCount, type MemberGroups } from "../store/memberGroups";
+import { emptyMemberGroups, memberGroupsColumns, memberGroupsColumnsOf, readMemberGroups, type MemberGroups } from "../store/memberGroups";
 import { parseSchemaVersion, storeSchemaRowKey, storeSchemaVersion } from "../store/storeSchema";
 import { isObjectId, tableKeys } from "../store/tableKeys";
 import { directoryTableNames, type DirectoryTableNames } from "../store/tableNames";
@@ -343,12 +343,7 @@ export class DirectoryReader {
     const groupKey = tableKeys.group(this.tenantId, id);
     const row = (await pointRead(this.tables.users, userKey.partitionKey, userKey.rowKey, select)) ?? (await pointRead(this.tables.groups, groupKey.partitionKey, groupKey.rowKey, select));
     if (!row || row.deleted === true) return emptyMemberGroups();
-    const columns = memberGroupsColumnsOf(row);
-    if (overflowRowCount(columns) === 0) return decodeMemberGroups(columns);
-    const partitionKey = tableKeys.memberGroupsOverflow(this.tenantId, id, "").partitionKey;
-    const overflow: Array<Row & { partitionKey: string; rowKey: string }> = [];
-    for await (const entity of this.tables.memberGroupsOverflow.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) overflow.push({ ...entity, partitionKey: String(entity.partitionKey), rowKey: String(entity.rowKey) });
-    return decodeMemberGroups(columns, overflow);
+    return readMemberGroups(this.tables.memberGroupsOverflow, { tenantId: this.tenantId, memberId: id }, memberGroupsColumnsOf(row));
   }
 
   private async readSchema(): Promise<void> {

@@ -1,9 +1,8 @@
 // Reads one tenant's directory tables a page at a time as export records named like the table columns (docs/schema.md, "Export").
 import type { TableClient } from "@azure/data-tables";
 import type { DirectoryTables } from "./directoryStore";
-import { decodeMemberGroups, memberGroupsColumnsOf, overflowRowCount } from "./memberGroups";
-import { groupIdFromMembersPartition, tableKeys, tenantPartitionRange } from "./tableKeys";
-import type { TableRow } from "./tableStore";
+import { memberGroupsColumnsOf, overflowRowCount, readMemberGroups } from "./memberGroups";
+import { groupIdFromMembersPartition, tenantPartitionRange } from "./tableKeys";
 
 /** The sections of an export, in the order they are written; each is one directory table (a user's and a group's groups are on its record). */
 export const exportSections = ["users", "groups", "devices", "members"] as const;
@@ -30,10 +29,7 @@ export async function* exportPages(tables: DirectoryTables, tenantId: string, se
 }
 
 async function overflowLists(tables: DirectoryTables, tenantId: string, entity: Record<string, unknown>): Promise<ExportRecord> {
-  const partitionKey = tableKeys.memberGroupsOverflow(tenantId, String(entity.rowKey), "").partitionKey;
-  const rows: TableRow[] = [];
-  for await (const row of tables.memberGroupsOverflow.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${partitionKey}'` } })) rows.push({ ...row, partitionKey: String(row.partitionKey), rowKey: String(row.rowKey) });
-  const lists = decodeMemberGroups(memberGroupsColumnsOf(entity), rows);
+  const lists = await readMemberGroups(tables.memberGroupsOverflow, { tenantId, memberId: String(entity.rowKey) }, memberGroupsColumnsOf(entity));
   return { groups: JSON.stringify(lists.groups), directGroups: JSON.stringify(lists.directGroups) };
 }
 

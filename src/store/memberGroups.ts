@@ -1,4 +1,6 @@
 // A member's groups as stored on its own row (a user's, a group's, or its entraMemberGroups row), with overflow rows for the rare member in very many groups.
+import { odata, type TableClient } from "@azure/data-tables";
+import { tableKeys } from "./tableKeys";
 
 /** An overflow row as read: RowKey `{list}_{nnn}`, property `ids` (a JSON array of up to `maxIdsPerProperty` ids). */
 export interface OverflowRow {
@@ -110,4 +112,13 @@ export function deletedMemberGroups(columns: MemberGroupsColumns | undefined, pe
   // The Members rows that are active now: the ones the lists count, and the ones this run added (written active).
   const deactivate = [...new Set([...lists.directGroups, ...(pending.added ?? [])])].filter((groupId) => direct.has(groupId));
   return { columns: encodeMemberGroups({ groups: [], directGroups: [], inactiveDirectGroups: [...direct].sort() }, []).columns, deactivate };
+}
+
+/** A member's lists from its row's columns, reading its overflow rows from the overflow table only when the row says it has some (the reader's and the export's read). */
+export async function readMemberGroups(overflowTable: TableClient, member: { tenantId: string; memberId: string }, columns: MemberGroupsColumns | undefined): Promise<MemberGroups> {
+  if (overflowRowCount(columns) === 0) return decodeMemberGroups(columns);
+  const { partitionKey } = tableKeys.memberGroupsOverflow(member.tenantId, member.memberId, "");
+  const rows: OverflowRow[] = [];
+  for await (const entity of overflowTable.listEntities<{ ids?: unknown }>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) rows.push({ rowKey: String(entity.rowKey), ids: entity.ids });
+  return decodeMemberGroups(columns, rows);
 }
