@@ -58,6 +58,8 @@ export interface MarkDirtyOptions {
 const dirtyPartition = (tenantId: string) => `${tenantId}_dirty`;
 const heldPartition = (tenantId: string) => `${tenantId}_held`;
 const pendingEventsPartition = (tenantId: string) => `${tenantId}_events`;
+/** One row per membership: the last change of it in the run stands. */
+const pendingEventRowKey = (event: ChangeEvent) => `${event.objectId}_${event.groupId ?? ""}`;
 
 /** A membership change whose event waits for the end of the run, when it is known whether a consumer can see member and group. */
 export interface PendingMembershipEvent {
@@ -226,7 +228,7 @@ export class SyncStateStore {
   /** One row per membership (the last change in the run stands), so a page replayed after a crash writes the same rows again. */
   async savePendingMembershipEvents(pending: readonly PendingMembershipEvent[]): Promise<void> {
     const partitionKey = pendingEventsPartition(this.tenantId);
-    const latest = new Map(pending.map((entry) => [`${entry.event.objectId}_${entry.event.groupId ?? ""}`, entry]));
+    const latest = new Map(pending.map((entry) => [pendingEventRowKey(entry.event), entry]));
     await this.table.apply(
       [...latest].map(([rowKey, { event, memberType, stamped }]): TableOperation => ({
         kind: "upsert",
@@ -252,7 +254,7 @@ export class SyncStateStore {
 
   async removePendingMembershipEvents(pending: readonly PendingMembershipEvent[]): Promise<void> {
     const partitionKey = pendingEventsPartition(this.tenantId);
-    await this.table.apply(pending.map((entry): TableOperation => ({ kind: "delete", partitionKey, rowKey: `${entry.event.objectId}_${entry.event.groupId ?? ""}` })));
+    await this.table.apply(pending.map((entry): TableOperation => ({ kind: "delete", partitionKey, rowKey: pendingEventRowKey(entry.event) })));
   }
 
   async readClosureWork(): Promise<ClosureWork> {
