@@ -2,7 +2,7 @@
 import type { MemberType } from "../directory/directoryObjects";
 import type { StoredObject } from "../store/directoryEntities";
 import type { DirectoryStore, MemberGroupsRow } from "../store/directoryStore";
-import { emptyMemberGroups, encodeMemberGroups, memberGroupsColumns, sameMemberGroups, type MemberGroups } from "../store/memberGroups";
+import { encodeMemberGroups, memberGroupsColumns, sameMemberGroups, type MemberGroups } from "../store/memberGroups";
 import type { ClosureWork } from "../store/syncStateStore";
 import { tableKeys } from "../store/tableKeys";
 import type { EntityProperties, TableOperation } from "../store/tableWriter";
@@ -11,6 +11,7 @@ import type { SyncRunSummary } from "./syncRun";
 import type { MembershipCollector } from "./membershipCollector";
 import type { ScopePolicy } from "../policy/scopePolicy";
 import type { Exclusion } from "../store/syncStateStore";
+import { GroupNesting, inheritedGroups, rolesOf } from "./groupNesting";
 
 /** Writes are flushed in chunks while a full rebuild streams, so memory stays flat on large tenants (20,000 peaked at 384 MB RSS at 100,000 users). */
 const flushEvery = 5_000;
@@ -111,11 +112,7 @@ interface StoredMember {
 }
 
 export class MembershipClosure {
-  private parentsOf = new Map<string, string[]>();
-  private childrenOf = new Map<string, string[]>();
-  /** Groups that exist and are not soft-deleted; a group the store never saw passes on no membership. */
-  private activeGroups = new Set<string>();
-  private readonly ancestorCache = new Map<string, string[]>();
+  private nesting = new GroupNesting([], new Set());
   private readonly ops: Record<Home | "members" | "memberGroupsOverflow", TableOperation[]> = { users: [], groups: [], memberGroups: [], members: [], memberGroupsOverflow: [] };
   private directChanges: DirectMembershipChange[] = [];
   /** The batch being written; at most one is in flight while the next is computed. */
@@ -149,9 +146,9 @@ export class MembershipClosure {
     if (!scope) return;
     const reach = new Set<string>();
     for (const groupId of direct) {
-      if (!this.activeGroups.has(groupId)) continue;
+      if (!this.nesting.isActive(groupId)) continue;
       reach.add(groupId);
-      for (const ancestor of this.ancestors(groupId)) reach.add(ancestor);
+      for (const ancestor of this.nesting.ancestors(groupId)) reach.add(ancestor);
     }
     let why: string | undefined;
     const excludedBy = [...reach].find((groupId) => scope.exclude.has(groupId));
@@ -174,21 +171,9 @@ export class MembershipClosure {
     }
   }
 
-  /** A user's effective roles: those of every group it is an active member of, directly or through nesting, as sorted JSON. */
-  private rolesOf(groups: readonly string[]): string {
-    const roles = new Set<string>();
-    for (const groupId of groups) for (const role of this.roleMapping.get(groupId) ?? []) roles.add(role);
-    return JSON.stringify([...roles].sort());
-  }
-
   /** `collected`: every direct membership, when the full read that wrote them all ran in this process. */
   async run(work: ClosureWork, collected?: MembershipCollector): Promise<ScopeDecisions> {
-    const [edges, activeGroups] = await Promise.all([this.store.listNesting(), this.store.listObjectIds("groups", "deleted eq false")]);
-    this.activeGroups = activeGroups;
-    for (const { childId, parentId } of edges) {
-      push(this.parentsOf, childId, parentId);
-      push(this.childrenOf, parentId, childId);
-    }
+    this.nesting = await GroupNesting.load(this.store);
     if (work.all) await this.rebuildAll(collected);
     else await this.recompute(work);
     await this.flush();
@@ -196,41 +181,9 @@ export class MembershipClosure {
     return this.decisions;
   }
 
-  /** Groups a member of `groupId` inherits: every active group above it, not counting itself. */
-  private ancestors(groupId: string): string[] {
-    const cached = this.ancestorCache.get(groupId);
-    if (cached) return cached;
-    const seen = new Set<string>([groupId]);
-    const queue = [groupId];
-    const found: string[] = [];
-    while (queue.length > 0) {
-      const current = queue.pop()!;
-      for (const parent of this.parentsOf.get(current) ?? []) {
-        if (seen.has(parent) || !this.activeGroups.has(parent)) continue;
-        seen.add(parent);
-        found.push(parent);
-        queue.push(parent);
-      }
-    }
-    this.ancestorCache.set(groupId, found);
-    return found;
-  }
-
-  /** The member's lists as they should be: direct memberships split by whether they count, and every active group reached. */
+  /** The member's lists as they should be; only users and groups keep their transitive groups: they are what a consumer asks for. */
   private desiredGroups(member: StoredMember, direct: readonly DirectEdge[]): MemberGroups {
-    const lists = emptyMemberGroups();
-    const counts = (groupId: string) => member.active && this.activeGroups.has(groupId);
-    for (const groupId of new Set(direct.map((edge) => edge.groupId))) (counts(groupId) ? lists.directGroups : lists.inactiveDirectGroups).push(groupId);
-    lists.directGroups.sort();
-    lists.inactiveDirectGroups.sort();
-    // Only users and groups keep their transitive groups: they are what a consumer asks for.
-    if (member.home === "memberGroups") return lists;
-    const reached = new Set(lists.directGroups);
-    for (const groupId of lists.directGroups) for (const ancestor of this.ancestors(groupId)) reached.add(ancestor);
-    // A group in a cycle reaches itself; membership of oneself is meaningless.
-    reached.delete(member.memberId);
-    lists.groups = [...reached].sort();
-    return lists;
+    return this.nesting.desiredLists({ memberId: member.memberId, active: member.active, transitive: member.home !== "memberGroups" }, direct.map((edge) => edge.groupId));
   }
 
   /** One member: its lists, roles and Members flags against what is stored, queued as the writes that really change something. */
@@ -242,7 +195,7 @@ export class MembershipClosure {
     const listsChanged = !sameMemberGroups(member.before, desired);
     if (member.strayMemberGroupsRow) this.ops.memberGroups.push({ kind: "delete", ...tableKeys.memberGroups(this.store.tenantId, member.memberId) });
     if (member.home === "memberGroups") return this.writeMemberGroupsRow(member, desired);
-    const roles = member.home === "users" && this.manageRoles ? this.rolesOf(desired.groups) : undefined;
+    const roles = member.home === "users" && this.manageRoles ? rolesOf(desired.groups, this.roleMapping) : undefined;
     const rolesChanged = roles !== undefined && roles !== (member.user?.roles ?? "[]");
     if (rolesChanged) this.summary.roles.changed++;
     if (!listsChanged && !rolesChanged) return;
@@ -301,12 +254,8 @@ export class MembershipClosure {
   /** Inherited memberships are the groups a user or group reaches only through nesting. */
   private countInherited(member: StoredMember, desired: MemberGroups): void {
     if (member.home === "memberGroups") return;
-    const inherited = (lists: MemberGroups) => {
-      const direct = new Set(lists.directGroups);
-      return new Set(lists.groups.filter((groupId) => !direct.has(groupId)));
-    };
-    const before = inherited(member.before);
-    const after = inherited(desired);
+    const before = inheritedGroups(member.before);
+    const after = inheritedGroups(desired);
     for (const groupId of after) if (!before.has(groupId)) this.summary.transitive.added++;
     for (const groupId of before) if (!after.has(groupId)) this.summary.transitive.removed++;
   }
@@ -321,7 +270,7 @@ export class MembershipClosure {
       if (groupsToExpand.has(groupId)) continue;
       groupsToExpand.add(groupId);
       members.set(groupId, "group");
-      for (const child of this.childrenOf.get(groupId) ?? []) queue.push(child);
+      for (const child of this.nesting.children(groupId)) queue.push(child);
     }
     await forEachConcurrently(groupsToExpand, 8, async (groupId) => {
       for (const row of await this.store.listMembers(groupId)) members.set(row.memberId, row.memberType);
@@ -342,7 +291,7 @@ export class MembershipClosure {
   private incrementalEdges(member: StoredMember, work: ClosureWork): DirectEdge[] {
     const added = work.addedEdges?.get(member.memberId) ?? new Set<string>();
     const removed = work.removedEdges?.get(member.memberId) ?? new Set<string>();
-    const known = member.memberType === "group" ? (this.parentsOf.get(member.memberId) ?? []) : [...member.before.directGroups, ...member.before.inactiveDirectGroups, ...added];
+    const known = member.memberType === "group" ? this.nesting.parents(member.memberId) : [...member.before.directGroups, ...member.before.inactiveDirectGroups, ...added];
     // This run wrote the rows of the memberships it added, active.
     return [...new Set(known)].filter((groupId) => !removed.has(groupId) || added.has(groupId)).map((groupId) => ({ groupId, memberRowActive: added.has(groupId) ? true : undefined }));
   }
@@ -371,7 +320,7 @@ export class MembershipClosure {
       const moved = (await this.store.decodeMemberGroups(memberId, rowless.columns)).lists;
       before.inactiveDirectGroups = [...new Set([...before.inactiveDirectGroups, ...moved.inactiveDirectGroups, ...moved.directGroups])].filter((id) => !before.directGroups.includes(id)).sort();
     }
-    const active = memberType === "user" ? row !== undefined && !row.deleted : memberType === "group" ? this.activeGroups.has(memberId) : true;
+    const active = memberType === "user" ? row !== undefined && !row.deleted : memberType === "group" ? this.nesting.isActive(memberId) : true;
     return { memberId, memberType, home, active, before, overflowRowKeys: own.overflowRowKeys, strayMemberGroupsRow: home !== "memberGroups" && rowless !== undefined, rowExists: home === "memberGroups" ? rowless !== undefined : true, user: memberType === "user" ? row : undefined };
   }
 
@@ -483,10 +432,4 @@ export class MembershipClosure {
     this.writing = writing;
     await previous;
   }
-}
-
-function push(map: Map<string, string[]>, key: string, value: string): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
 }
