@@ -147,6 +147,7 @@ export class PageApplier {
     const stored = full && context.storeWasEmpty ? new Map<string, StoredObject>() : await this.run.store.readObjects(kind, changes.map((change) => change.id));
     const lookupBefore = kind === "users" ? lookupValuesBefore(stored) : new Map<string, LookupValues | undefined>();
     const batch: ObjectBatch = { kind, objectType: objectTypeOf[kind], context, counts: input.counts, stored, lookupBefore, ops: [], removedForGood: [], events: [], membershipEvents: [], markDirty: input.markDirty };
+    if (kind === "users") await this.run.runState.prepareInitialLists(changes.filter((change) => change.kind === "upsert" && !stored.has(change.id)).map((change) => change.id));
     for (const change of changes) {
       const previous = stored.get(change.id);
       if (kind === "users" && change.kind === "removed") {
@@ -180,8 +181,11 @@ export class PageApplier {
       return;
     }
     this.countUpsert(batch, id, properties);
-    batch.ops.push({ kind: "upsert", mode: "Replace", ...keyOf[batch.kind](this.run.tenantId, id), properties: objectEntity(this.run.tenantId, batch.objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: batch.context.now, roles: previous?.roles, memberGroups: previous?.memberGroups }) });
-    batch.stored.set(id, { id, properties, deleted: false, deletedAt: undefined, hash, generation, roles: previous?.roles, outOfScope: false, memberGroups: previous?.memberGroups });
+    // A user the store never had gets its groups with its first write when the run already knows them, so the closure has nothing to rewrite.
+    const initial = batch.kind === "users" && !previous ? this.run.runState.initialListsFor(id) : undefined;
+    const derived = { roles: initial?.roles ?? previous?.roles, memberGroups: initial?.memberGroups ?? previous?.memberGroups };
+    batch.ops.push({ kind: "upsert", mode: "Replace", ...keyOf[batch.kind](this.run.tenantId, id), properties: objectEntity(this.run.tenantId, batch.objectType, properties, { deleted: false, deletedAt: undefined, generation, changedAt: batch.context.now, ...derived }) });
+    batch.stored.set(id, { id, properties, deleted: false, deletedAt: undefined, hash, generation, outOfScope: false, ...derived });
     if (batch.objectType === "group") this.run.runState.noteGroupWritten(id, hash);
   }
 

@@ -1,5 +1,6 @@
 // Everything one run accumulates between its phases, with one owner: holds, admissions, exclusions, the membership collector, the plan.
 import type { Exclusion, HeldDeletion } from "../store/syncStateStore";
+import type { InitialUserLists } from "./initialUserLists";
 import { MembershipCollector } from "./membershipCollector";
 import type { RunPlan } from "./runPlan";
 
@@ -35,6 +36,7 @@ export class RunState {
   /** Hashes of groups written in this run, so a group's later appearances in a full read are not written or counted again. */
   private readonly writtenGroups = new Map<string, string>();
   private collector: MembershipCollector | undefined;
+  private initialLists: InitialUserLists | undefined;
   private readingById = false;
 
   constructor(options: CreateRunStateOptions) {
@@ -144,6 +146,21 @@ export class RunState {
 
   noteGroupWritten(groupId: string, hash: string): void {
     this.writtenGroups.set(groupId, hash);
+  }
+
+  /** While the users stream is read after the groups stream: new users get their groups with their first write; undefined ends it. */
+  useInitialUserLists(lists: InitialUserLists | undefined): void {
+    this.initialLists = lists;
+  }
+
+  /** Before a page's new users are planned: what the lists need to know about them. */
+  async prepareInitialLists(newUserIds: readonly string[]): Promise<void> {
+    if (newUserIds.length > 0) await this.initialLists?.prepare(newUserIds);
+  }
+
+  /** A new user's groups and roles for its first write, when the run knows them. */
+  initialListsFor(userId: string): ReturnType<InitialUserLists["forNewUser"]> {
+    return this.initialLists?.forNewUser(userId);
   }
 
   /** A full read of groups starts from its first page in this process: its memberships are kept for the rebuild after it. */

@@ -44,9 +44,26 @@ interface StreamCursor {
   startedAt: number;
 }
 
-export async function readStream(run: RunContext, options: ReadStreamOptions): Promise<void> {
+/** A stream whose start is decided and saved. */
+export interface OpenedStream {
+  options: ReadStreamOptions;
+  position: StreamCursor | undefined;
+  /** This invocation reads a first sync's stream from its first page. */
+  fromFirstPageOfEmptyStore: boolean;
+  /** The stream is (or was, earlier in this run) read in full rather than from its delta link. */
+  fullRead: boolean;
+}
+
+/** Decides where the stream starts and saves it (a new full read is recorded before any page), without reading. */
+export async function openStream(run: RunContext, options: ReadStreamOptions): Promise<OpenedStream> {
+  const position = await startingPoint(run, options);
+  const checkpoint = position?.checkpoint ?? options.checkpoint;
+  return { options, position, fromFirstPageOfEmptyStore: position?.skipStoredRows === true, fullRead: checkpoint.fullReadGeneration !== undefined };
+}
+
+export async function readStream(run: RunContext, opened: OpenedStream): Promise<void> {
+  const { options, position } = opened;
   const progress = run.summary.streams[options.stream]!;
-  const position = await openStream(run, options);
   if (!position) {
     progress.completed = true;
     progress.fullRead = options.checkpoint.fullReadGeneration !== undefined;
@@ -71,7 +88,7 @@ export async function readStream(run: RunContext, options: ReadStreamOptions): P
 }
 
 /** Where the stream starts: undefined when its read already finished in an earlier invocation of this run. */
-async function openStream(run: RunContext, options: ReadStreamOptions): Promise<StreamCursor | undefined> {
+async function startingPoint(run: RunContext, options: ReadStreamOptions): Promise<StreamCursor | undefined> {
   let checkpoint = { ...options.checkpoint };
   if (checkpoint.pendingDeltaLink && !options.forceFull) return undefined;
   if (options.forceFull || (!checkpoint.deltaLink && !checkpoint.nextLink && !checkpoint.fullReadGeneration)) {

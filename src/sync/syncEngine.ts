@@ -16,7 +16,8 @@ import { completeRun } from "./runCompletion";
 import type { RunConfig, RunContext, RunLogger } from "./runContext";
 import { RunPlan, type PlanEntry, type StoredPlan } from "./runPlan";
 import { RunState } from "./runState";
-import { DeadlineReached, readStream } from "./streamReader";
+import { InitialUserLists } from "./initialUserLists";
+import { DeadlineReached, openStream, readStream, type OpenedStream, type ReadStreamOptions } from "./streamReader";
 import { addWarning, emptyChangeCounts, newRunId, newRunSummary, type SyncMode, type SyncRunSummary, type SyncTrigger } from "./syncRun";
 
 export interface SyncRequest {
@@ -190,35 +191,68 @@ export class SyncEngine {
     await completeRun(run, { applier, allowDeletions: request.allowDeletions === true, firstSync: storeEmptyAtStart });
   }
 
-  /** Both streams at once; when one stops (failure or deadline) the other stops after its current page, and both are awaited, so nothing writes after the run returns. */
+  /**
+   * Every stream is opened first (a full read's start is saved before any page), then read at once; a first sync reads its users after the rest,
+   * so each user's first write carries its groups. When one stops (failure or deadline) the others stop after their current page, and all are
+   * awaited, so nothing writes after the run returns.
+   */
   private async readStreams(run: RunContext, input: { request: SyncRequest; checkpoints: Map<StreamName, StreamCheckpoint>; applier: PageApplier; storeEmptyAtStart: boolean }): Promise<void> {
-    const { request } = input;
     const stop = { requested: false };
-    const outcomes = await Promise.allSettled(
-      run.config.streams.map((stream) =>
-        readStream(run, {
-          stream,
-          checkpoint: input.checkpoints.get(stream)!,
-          applier: input.applier,
-          // A continuation resumes from the checkpoints; only a fresh full request starts the reads over.
-          forceFull: request.mode === "full" && !request.continues,
-          storeEmptyAtStart: input.storeEmptyAtStart,
-          stop,
-          // A dry run's withheld writes live in this process only, so it cannot pause and be continued.
-          deadline: run.summary.dryRun ? undefined : request.deadline,
-          bufferOperations: this.deps.writeBufferOperations ?? defaultWriteBufferOperations,
-          heartbeat: request.heartbeat,
-          stopSignal: request.stopSignal,
-          onPage: (progress) => this.deps.onProgress?.({ stream: progress.stream, pages: progress.pages, objects: progress.objects, objectsPerSecond: progress.objects / progress.seconds }),
-        }).catch((error: unknown) => {
-          stop.requested = true;
-          throw error;
-        }),
-      ),
-    );
+    const opened = await Promise.all(run.config.streams.map((stream) => openStream(run, this.streamOptions(run, { ...input, stream, stop }))));
+    const read = (streams: OpenedStream[]) =>
+      Promise.allSettled(
+        streams.map((stream) =>
+          readStream(run, stream).catch((error: unknown) => {
+            stop.requested = true;
+            throw error;
+          }),
+        ),
+      );
+    const users = opened.find((stream) => stream.options.stream === "users")!;
+    const groups = opened.find((stream) => stream.options.stream === "groups")!;
+    // A full read of groups into a store that held data reports membership changes from the closure's comparison, which lists written early would hide.
+    const firstLoad = users.fromFirstPageOfEmptyStore && groups.fromFirstPageOfEmptyStore;
+    const usersLast = firstLoad || !groups.fullRead;
+    const outcomes = await read(usersLast ? opened.filter((stream) => stream !== users) : opened);
+    if (usersLast && !outcomes.some((outcome) => outcome.status === "rejected")) outcomes.push(...(await this.readUsersWithTheirGroups(run, { firstLoad, readUsers: () => read([users]) })));
     const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
     const failure = failures.find((error) => !(error instanceof DeadlineReached)) ?? failures[0];
     if (failure !== undefined) throw failure;
+  }
+
+  /** The users stream, read once the groups stream has ended: new users are written with their groups and roles. */
+  private async readUsersWithTheirGroups<T>(run: RunContext, input: { firstLoad: boolean; readUsers: () => Promise<T> }): Promise<T> {
+    const context = { store: run.store, roleMapping: run.config.roleMapping, summary: run.summary };
+    const collected = run.runState.membershipCollector;
+    // Read again: an expired delta token may have turned the groups stream into a full read of a store with data, whose closure reports membership changes.
+    const groups = await run.state.readCheckpoint("groups");
+    if (input.firstLoad && groups.storeWasEmpty && collected) run.runState.useInitialUserLists(await InitialUserLists.afterFirstLoad({ ...context, collected }));
+    else if (!input.firstLoad && !groups.fullReadGeneration) run.runState.useInitialUserLists(await InitialUserLists.afterIncrementalGroups({ ...context, state: run.state }));
+    try {
+      return await input.readUsers();
+    } finally {
+      // The closure after the streams consumes the collected memberships; lists computed from them after that would be wrong.
+      run.runState.useInitialUserLists(undefined);
+    }
+  }
+
+  private streamOptions(run: RunContext, input: { request: SyncRequest; checkpoints: Map<StreamName, StreamCheckpoint>; applier: PageApplier; storeEmptyAtStart: boolean; stream: StreamName; stop: { requested: boolean } }): ReadStreamOptions {
+    const { request, stream } = input;
+    return {
+      stream,
+      checkpoint: input.checkpoints.get(stream)!,
+      applier: input.applier,
+      // A continuation resumes from the checkpoints; only a fresh full request starts the reads over.
+      forceFull: request.mode === "full" && !request.continues,
+      storeEmptyAtStart: input.storeEmptyAtStart,
+      stop: input.stop,
+      // A dry run's withheld writes live in this process only, so it cannot pause and be continued.
+      deadline: run.summary.dryRun ? undefined : request.deadline,
+      bufferOperations: this.deps.writeBufferOperations ?? defaultWriteBufferOperations,
+      heartbeat: request.heartbeat,
+      stopSignal: request.stopSignal,
+      onPage: (progress) => this.deps.onProgress?.({ stream: progress.stream, pages: progress.pages, objects: progress.objects, objectsPerSecond: progress.objects / progress.seconds }),
+    };
   }
 
   /** Ends the record: the plan, durations and costs (added to a paused run's), saved whatever the outcome. */

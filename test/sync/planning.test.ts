@@ -94,6 +94,84 @@ describe("planning on the in-memory store", () => {
     assert.equal(left.summary.transitive.removed, 1);
   });
 
+  test("a first sync writes each user once, with its groups: the users stream is read after every membership, and the closure rewrites nobody", async () => {
+    const build = () => {
+      const sync = memorySync();
+      const d = sync.directory;
+      const [ann, bob, cid, dan] = ["Ann", "Bob", "Cid", "Dan"].map((name) => d.addUser(name)) as [string, string, string, string];
+      const team = d.addGroup("Team", [bob]);
+      const staff = d.addGroup("Staff", [ann, team]);
+      // A cycle: each group reaches the other, and Dan both.
+      const a = d.addGroup("A");
+      const b = d.addGroup("B", [a, dan]);
+      d.addMember(a, b);
+      return { sync, ann, bob, cid, dan, team, staff, a, b };
+    };
+    const { sync, ann, bob, cid, dan, team, staff, a, b } = build();
+    const userWrites: string[] = [];
+    const apply = sync.store.apply.bind(sync.store);
+    sync.store.apply = async (table, operations) => {
+      if (table === "users") userWrites.push(...operations.map((operation) => operation.rowKey));
+      return apply(table, operations);
+    };
+    const first = await sync.engine().run();
+    assert.equal(first.summary.status, "succeeded", first.summary.error);
+    assert.equal(userWrites.length, 4, `one write per user, not one more for its groups: ${userWrites.length}`);
+    assert.deepEqual(await sync.store.readMemberGroups(bob), { groups: [team, staff].sort(), directGroups: [team], inactiveDirectGroups: [] });
+    assert.deepEqual(await sync.store.readMemberGroups(dan), { groups: [a, b].sort(), directGroups: [b], inactiveDirectGroups: [] });
+    assert.deepEqual(await sync.store.readMemberGroups(ann), { groups: [staff], directGroups: [staff], inactiveDirectGroups: [] });
+    assert.deepEqual(await sync.store.readMemberGroups(cid), { groups: [], directGroups: [], inactiveDirectGroups: [] });
+    assert.deepEqual(first.summary.transitive, { added: 2, removed: 0 }, "Bob inherits Staff and Dan inherits A, counted as the closure would");
+    userWrites.length = 0;
+    const again = await sync.engine().run({ mode: "full" });
+    // A full read restamps every row with its generation (Replace, carrying the lists); the closure's Merge would be a second write.
+    assert.deepEqual(userWrites.sort(), [ann, bob, cid, dan].sort(), "a full read writes each user once again, and the closure finds nothing to change");
+    assert.deepEqual(again.summary.transitive, { added: 0, removed: 0 });
+
+    // Paused after the first groups page, the continuation reads users without the lists in memory: the closure writes them, and the store ends the same.
+    const paused = build();
+    paused.sync.directory.pageSize = 1;
+    const stopped = await paused.sync.engine().run({ deadline: Date.now() });
+    assert.equal(stopped.summary.status, "paused");
+    assert.equal(stopped.summary.streams.users.pages, 0, "users wait for the groups stream");
+    const continued = await paused.sync.engine().run({ continues: stopped.summary });
+    assert.equal(continued.summary.status, "succeeded", continued.summary.error);
+    for (const id of [paused.ann, paused.bob, paused.cid, paused.dan]) assert.deepEqual(await paused.sync.store.readMemberGroups(id), await sync.store.readMemberGroups(id), "ids are the same in both builds");
+    assert.deepEqual(continued.summary.transitive, first.summary.transitive);
+  });
+
+  test("an incremental run writes a user created in it once, with the groups it joined in the same run; one that was a member before it had a row is moved by the closure", async () => {
+    const sync = memorySync();
+    const d = sync.directory;
+    const inner = d.addGroup("Inner", [d.addUser("Ivy")]);
+    const outer = d.addGroup("Outer", [inner]);
+    // Excluded by the filters, so a member without a row of its own until the filters change.
+    const guest = d.addUser("Gail", { userType: "Guest" });
+    d.addMember(outer, guest);
+    const scope = { includeGuests: false };
+    await sync.engine({ scope }).run();
+    const userWrites: string[] = [];
+    const apply = sync.store.apply.bind(sync.store);
+    sync.store.apply = async (table, operations) => {
+      if (table === "users") userWrites.push(...operations.map((operation) => operation.rowKey));
+      return apply(table, operations);
+    };
+    const newcomer = d.addUser("Nia");
+    d.addMember(inner, newcomer);
+    const run = await sync.engine({ scope }).run();
+    assert.equal(run.summary.status, "succeeded", run.summary.error);
+    assert.deepEqual(userWrites, [newcomer], "the newcomer's row once, with its groups");
+    assert.deepEqual(await sync.store.readMemberGroups(newcomer), { groups: [inner, outer].sort(), directGroups: [inner], inactiveDirectGroups: [] });
+    assert.deepEqual(run.summary.transitive, { added: 1, removed: 0 }, "Outer, through Inner");
+
+    userWrites.length = 0;
+    const widened = await sync.engine({ scope: { includeGuests: true } }).run();
+    assert.equal(widened.summary.status, "succeeded", widened.summary.error);
+    assert.deepEqual(await sync.store.readMemberGroups(guest), { groups: [outer], directGroups: [outer], inactiveDirectGroups: [] }, "the membership from before the row now counts");
+    const [membersRow] = await sync.store.listMembers(outer).then((rows) => rows.filter((row) => row.memberId === guest));
+    assert.equal(membersRow?.active, true, "and its Members row is active again");
+  });
+
   test("a user in more groups than one property holds gets overflow rows, rewritten and deleted as the groups change", async () => {
     const sync = memorySync();
     const d = sync.directory;
