@@ -193,10 +193,10 @@ async function main(): Promise<void> {
     const rawUser = (id: string) => raw.users.getEntity(tableKeys.user(tenantId, id).partitionKey, id);
     const rawByEmail = async (mail: string) => {
       const digest = lookupDigest(mail);
-      const range = lookupKeys.range(tenantId, "mail", digest);
+      const range = lookupKeys.range(tenantId, digest);
       const found: unknown[] = [];
-      for await (const row of raw.lookup.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${range.partitionKey} and RowKey ge ${range.rowKeyFrom} and RowKey lt ${range.rowKeyTo}`, select: ["RowKey"] } })) {
-        found.push(await rawUser(String(row.rowKey).slice(65)));
+      for await (const row of raw.lookup.listEntities<{ kinds?: string }>({ queryOptions: { filter: odata`PartitionKey eq ${range.partitionKey} and RowKey ge ${range.rowKeyFrom} and RowKey lt ${range.rowKeyTo}`, select: ["RowKey", "kinds"] } })) {
+        if (String(row.kinds).split(" ").includes("mail")) found.push(await rawUser(String(row.rowKey).slice(65)));
       }
       return found;
     };

@@ -6,7 +6,7 @@ import { emptyMemberGroups, memberGroupsColumns, memberGroupsColumnsOf, readMemb
 import { parseSchemaVersion, storeSchemaRowKey, storeSchemaVersion } from "../store/storeSchema";
 import { isObjectId, tableKeys } from "../store/tableKeys";
 import { directoryTableNames, type DirectoryTableNames } from "../store/tableNames";
-import { lookupDigest, lookupKeys, lookupProperty, normalizeLookupValue, type LookupKind } from "../store/userLookupKeys";
+import { lookupDigest, lookupKeys, lookupKindsInclude, lookupProperty, normalizeLookupValue, type LookupKind } from "../store/userLookupKeys";
 import { InvalidReaderInputError, StoreSchemaError } from "./readerErrors";
 import { memberTypes, type DirectoryChange, type DirectoryGroup, type DirectoryUser, type GroupMember, type GroupMembership, type MemberType, type Page, type SyncRunInfo } from "./readerTypes";
 
@@ -299,12 +299,13 @@ export class DirectoryReader {
     if (value.length > maxLookupValueLength) throw new InvalidReaderInputError(`${name} is ${value.length} characters long; no directory value is longer than ${maxLookupValueLength}`);
     await this.checkSchema();
     const wanted = normalizeLookupValue(value);
-    const range = lookupKeys.range(this.tenantId, kind, lookupDigest(value));
+    const range = lookupKeys.range(this.tenantId, lookupDigest(value));
     const filter = odata`PartitionKey eq ${range.partitionKey} and RowKey ge ${range.rowKeyFrom} and RowKey lt ${range.rowKeyTo}`;
     const ids: string[] = [];
-    for await (const row of this.tables.userLookup.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ["RowKey"] } })) {
+    // One row per user and value: a user holding this value only for another kind (a mail asked for as a UPN) is skipped here, unread.
+    for await (const row of this.tables.userLookup.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ["RowKey", "kinds"] } })) {
       const id = String(row.rowKey).slice(range.rowKeyFrom.length);
-      if (isObjectId(id)) ids.push(id);
+      if (isObjectId(id) && lookupKindsInclude(row.kinds, kind)) ids.push(id);
     }
     const rows = await mapConcurrently(ids, pointReadConcurrency, (id) => {
       const key = tableKeys.user(this.tenantId, id);

@@ -1,6 +1,6 @@
 // The user lookup index: which writes keep it exact as users change (the sync's side; the keys are in userLookupKeys.ts).
 import type { EntityProperties, TableOperation } from "./tableWriter";
-import { lookupDigest, lookupKeys, lookupKinds, lookupProperty, normalizeLookupValue, type LookupKind } from "./userLookupKeys";
+import { formatLookupKinds, lookupDigest, lookupKeys, lookupKinds, lookupProperty, normalizeLookupValue, type LookupKind } from "./userLookupKeys";
 
 export { lookupDigest, lookupKeys, lookupKinds, lookupProperty, normalizeLookupValue, type LookupKind };
 
@@ -18,32 +18,44 @@ export function lookupValuesOf(user: { properties: Record<string, unknown>; dele
   return values;
 }
 
-/** The index writes that take one user from its `before` state to its `after` state; nothing when no indexed value changed. */
+/** The index writes that take one user from its `before` state to its `after` state: one row per distinct value; nothing when no value or its kinds changed. */
 export function userLookupOperations(tenantId: string, userId: string, before: LookupValues | undefined, after: LookupValues | undefined): TableOperation[] {
+  const old = kindsByValue(before);
+  const next = kindsByValue(after);
   const operations: TableOperation[] = [];
-  for (const kind of lookupKinds) {
-    const old = before?.[kind];
-    const next = after?.[kind];
-    if (old === next) continue;
-    if (old !== undefined) operations.push({ kind: "delete", ...lookupKeys.row(tenantId, kind, lookupDigest(old), userId) });
-    if (next !== undefined) operations.push({ kind: "upsert", mode: "Replace", ...lookupKeys.row(tenantId, kind, lookupDigest(next), userId), properties: lookupRowProperties(next) });
+  for (const value of old.keys()) {
+    if (!next.has(value)) operations.push({ kind: "delete", ...lookupKeys.row(tenantId, lookupDigest(value), userId) });
+  }
+  for (const [value, kinds] of next) {
+    if (old.get(value) !== kinds) operations.push({ kind: "upsert", mode: "Replace", ...lookupKeys.row(tenantId, lookupDigest(value), userId), properties: lookupRowProperties(value, kinds) });
   }
   return operations;
 }
 
-function lookupRowProperties(value: string): EntityProperties {
-  // The value itself, so a row can be read and checked by hand; the reader still checks the user row.
-  return { value };
+/** Each distinct value of a user with its `kinds` property: a mail equal to the user principal name is one row, not two. */
+function kindsByValue(values: LookupValues | undefined): Map<string, string> {
+  const byValue = new Map<string, LookupKind[]>();
+  for (const kind of lookupKinds) {
+    const value = values?.[kind];
+    if (value !== undefined) byValue.set(value, [...(byValue.get(value) ?? []), kind]);
+  }
+  return new Map([...byValue].map(([value, kinds]) => [value, formatLookupKinds(kinds)]));
 }
 
-/** An index row as the reconciliation compares it: its keys and value. */
+function lookupRowProperties(value: string, kinds: string): EntityProperties {
+  // The kinds let a lookup skip a row held for another kind without a read; the value lets a row be checked by hand. The reader still checks the user row.
+  return { value, kinds };
+}
+
+/** An index row as the reconciliation compares it: its keys, value and kinds. */
 export interface LookupRow {
   partitionKey: string;
   rowKey: string;
   value: string;
+  kinds: string;
 }
 
-/** The writes that make the stored index rows exactly those the users call for: a store without an index gets one, a damaged one is repaired. */
+/** The writes that make the stored index rows exactly those the users call for: a store without an index gets one, a damaged or older one is repaired. */
 export function reconcileLookupRows(tenantId: string, users: Iterable<{ id: string; values: LookupValues | undefined }>, stored: Iterable<LookupRow>): TableOperation[] {
   const wanted = new Map<string, TableOperation>();
   for (const user of users) {
@@ -53,7 +65,7 @@ export function reconcileLookupRows(tenantId: string, users: Iterable<{ id: stri
   for (const row of stored) {
     const key = `${row.partitionKey}|${row.rowKey}`;
     const want = wanted.get(key);
-    if (want && want.kind === "upsert" && want.properties.value === row.value) wanted.delete(key);
+    if (want && want.kind === "upsert" && want.properties.value === row.value && want.properties.kinds === row.kinds) wanted.delete(key);
     else if (!want) operations.push({ kind: "delete", partitionKey: row.partitionKey, rowKey: row.rowKey });
   }
   return [...operations, ...wanted.values()];

@@ -1,7 +1,6 @@
 // Completes a run after both streams: sweep what a full read did not find, apply the scope, recompute closures, apply held deletions, purge, then commit the delta links.
 import { createHash } from "node:crypto";
-import { storeSchemaVersion } from "../store/storeSchema";
-import { finishMembershipLayout, readStoreSchemaVersion } from "../store/storeSchemaUpgrade";
+import { finishMembershipLayout, needsMembershipLayout } from "../store/storeSchemaUpgrade";
 import type { StreamCheckpoint } from "../store/syncStateStore";
 import { recomputeAfterDeletions, recomputeMemberships } from "./closurePasses";
 import { applyHeldDeletions, saveHoldChanges } from "./heldDeletions";
@@ -30,7 +29,7 @@ export async function completeRun(run: RunContext, options: CompleteRunOptions):
   if (scopeChange.changed && !options.firstSync) await applyScopeChange(run, { widened: scopeChange.widened, applier: options.applier });
   const roles = await detectRoleMappingChange(run);
   // A store of an older layout has no groups on its rows yet: they are built from the Members table, with no Graph read.
-  const layoutUpgrade = (await readStoreSchemaVersion(run.state)) < storeSchemaVersion;
+  const layoutUpgrade = await needsMembershipLayout(run.state);
   // After a full read, or with new scope settings or role mapping, any member's rows may have changed: every one is rebuilt, with no Graph read.
   if (fullRead || scopeChange.changed || roles.changed || layoutUpgrade) await run.state.markDirty(new Map(), [], { all: true });
   const manageRoles = run.config.roleMapping.size > 0 || roles.changed;

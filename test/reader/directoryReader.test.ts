@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
 import type { Settings } from "../../src/config/settings";
-import { DirectoryReader, InvalidReaderInputError, StoreSchemaError, type DirectoryUser, type MemberType } from "../../src/reader";
+import { DirectoryReader, InvalidReaderInputError, StoreSchemaError, lookupDigest, type DirectoryUser, type MemberType } from "../../src/reader";
 import { ChangeFeed } from "../../src/service/changeFeed";
 import { changesTableName } from "../../src/service/serviceStorage";
 import { DirectoryModel, type ModelUser } from "../../standin/directoryModel";
@@ -201,7 +201,7 @@ after(async () => env?.stop());
 describe("reader", () => {
   test("before any sync the reader says so, naming the schema version it reads", async () => {
     const fresh = new DirectoryReader({ tenantId: settings.tenantId, connectionString: env.azurite.connectionString, tablePrefix: settings.tablePrefix });
-    await assert.rejects(fresh.getUser(activeUsers()[0]!.id), (error: unknown) => error instanceof StoreSchemaError && error.code === "notSynced" && /schema version 3/.test(error.message));
+    await assert.rejects(fresh.getUser(activeUsers()[0]!.id), (error: unknown) => error instanceof StoreSchemaError && error.code === "notSynced" && /schema version 4/.test(error.message));
   });
 
   test("every call answers as the directory says: first sync, soft deletes, churn, renames of mail and UPN, restores", async () => {
@@ -234,9 +234,19 @@ describe("reader", () => {
     assert.equal((await reader.findUsersByEmail(softDeleted!.mail!)).length, 1);
   });
 
-  test("a crash between the index writes and the user row loses nothing: the rerun leaves the index exact", async () => {
-    const user = activeUsers().find((candidate) => candidate.mail && candidate.employeeId && candidate.userType === "Member")!;
+  test("a crash between the index writes and the user row loses nothing: the rerun leaves the index exact; a mail equal to the UPN shares its row", async () => {
+    const user = activeUsers().find((candidate) => candidate.mail && candidate.mail === candidate.userPrincipalName && candidate.employeeId && candidate.userType === "Member")!;
     const [oldMail, newMail] = [user.mail!, `crash.${user.mail!}`];
+    const rowsOf = async (id: string) => {
+      const rows: string[] = [];
+      for await (const row of env.compose(settings).tables.userLookup.listEntities<{ value: string; kinds: string }>()) {
+        if (!row.rowKey!.endsWith(id)) continue;
+        assert.equal(row.partitionKey, `${settings.tenantId}_${row.rowKey!.charAt(0)}`);
+        rows.push(`${row.kinds} ${row.value}`);
+      }
+      return rows.sort();
+    };
+    assert.deepEqual(await rowsOf(user.id), [`employeeId ${user.employeeId!.toLowerCase()}`, `mail upn ${oldMail.toLowerCase()}`], "one row per distinct value");
     env.model.updateUser(user.id, { mail: newMail });
     const failing = env.compose(settings, { changeSink: changeFeed });
     const apply = failing.store.apply.bind(failing.store);
@@ -251,9 +261,12 @@ describe("reader", () => {
     await sync();
     assert.deepEqual((await reader.findUsersByEmail(newMail)).map((found) => found.id), [user.id]);
     assert.deepEqual(await reader.findUsersByEmail(oldMail), []);
-    const rows: string[] = [];
-    for await (const row of env.compose(settings).tables.userLookup.listEntities<{ value: string }>()) if (row.rowKey!.endsWith(user.id)) rows.push(`${row.partitionKey!.split("_")[1]} ${row.value}`);
-    assert.deepEqual(rows.sort(), [`employeeId ${user.employeeId!.toLowerCase()}`, `mail ${newMail.toLowerCase()}`, `upn ${user.userPrincipalName.toLowerCase()}`], "one row per value, none left behind");
+    assert.deepEqual((await reader.findUsersByUserPrincipalName(oldMail)).map((found) => found.id), [user.id]);
+    assert.deepEqual(await rowsOf(user.id), [`employeeId ${user.employeeId!.toLowerCase()}`, `mail ${newMail.toLowerCase()}`, `upn ${user.userPrincipalName.toLowerCase()}`], "split in two, none left behind");
+    env.model.updateUser(user.id, { mail: oldMail });
+    await sync();
+    assert.deepEqual(await rowsOf(user.id), [`employeeId ${user.employeeId!.toLowerCase()}`, `mail upn ${oldMail.toLowerCase()}`], "merged again");
+    assert.deepEqual((await reader.findUsersByEmail(oldMail)).map((found) => found.id), [user.id]);
   });
 
   test("lookups cost one single-partition query and a point read per user found", async () => {
@@ -263,11 +276,17 @@ describe("reader", () => {
     assert.equal(found.length, 1);
     const queries = requests.filter((request) => request.includes("UserLookup"));
     assert.equal(queries.length, 1, requests.join("\n"));
-    assert.match(queries[0]!, /\$filter=PartitionKey eq '[^']+_mail_[0-9a-f]' and RowKey ge '[0-9a-f]{64}_' and RowKey lt '[0-9a-f]{64}`'/);
+    assert.match(queries[0]!, /\$filter=PartitionKey eq '[0-9a-f-]{36}_[0-9a-f]' and RowKey ge '[0-9a-f]{64}_' and RowKey lt '[0-9a-f]{64}`'/);
     assert.equal(requests.filter((request) => request.includes("Users(")).length, 1, "one point read of the user");
     requests.length = 0;
     await reader.listUserGroups(user.id);
     assert.equal(requests.length, 1, "a user's groups in one query");
+    // Zoë's mail is not her UPN: her row names only "mail", so a UPN lookup of it skips her without reading her row.
+    requests.length = 0;
+    assert.deepEqual(await reader.findUsersByUserPrincipalName("zoë.o'brien@contoso.com"), []);
+    assert.equal(requests.filter((request) => request.includes("UserLookup")).length, 1);
+    assert.deepEqual(requests.filter((request) => request.includes("Users(")), [], "no point read of a user holding the value only for another kind");
+    assert.equal((await reader.findUsersByEmail("zoë.o'brien@contoso.com"))[0]?.displayName, "Zoë O'Brien");
   });
 
   test("bad input is refused before any request, or finds nobody: never a scan, never an injection", async () => {
@@ -299,7 +318,7 @@ describe("reader", () => {
       requests.length = 0;
       assert.deepEqual(await reader.findUsersByEmail(value), []);
       assert.equal(requests.length, 1);
-      assert.match(requests[0]!, /\$filter=PartitionKey eq '[^']+_mail_[0-9a-f]' and RowKey ge '[0-9a-f]{64}_' and RowKey lt '[0-9a-f]{64}`'$/);
+      assert.match(requests[0]!, /\$filter=PartitionKey eq '[0-9a-f-]{36}_[0-9a-f]' and RowKey ge '[0-9a-f]{64}_' and RowKey lt '[0-9a-f]{64}`'$/);
     }
     // Quotes, apostrophes and Unicode in real values are found.
     assert.equal((await reader.findUsersByEmail("ZOË.O'BRIEN@contoso.com"))[0]?.displayName, "Zoë O'Brien");
@@ -338,18 +357,58 @@ describe("reader", () => {
     await sync();
     await assertReaderMatchesModel({ lookupsOnly: true });
 
-    await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "4" }, "Replace");
+    await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "5" }, "Replace");
     const newer = new DirectoryReader({ tenantId: settings.tenantId, connectionString: env.azurite.connectionString, tablePrefix: settings.tablePrefix });
     await assert.rejects(newer.getUser(activeUsers()[0]!.id), (error: unknown) => {
       assert.ok(error instanceof StoreSchemaError);
       assert.equal(error.code, "unsupportedSchema");
-      assert.match(error.message, /schema version 4; this reader reads schema version 3/);
+      assert.match(error.message, /schema version 5; this reader reads schema version 4/);
       return true;
     });
     const run = await env.compose(settings).engine.run();
     assert.equal(run.summary.status, "failed");
-    assert.match(run.summary.error ?? "", /schema version 4, newer than this sync's 3/);
+    assert.match(run.summary.error ?? "", /schema version 5, newer than this sync's 4/);
+    await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "4" }, "Replace");
+  });
+
+  test("a store of schema version 3 (one lookup row per kind) is refused by the reader; a run that fails mid-upgrade is repeated by the next, which leaves the index exact", async () => {
+    const tables = env.compose(settings).tables;
+    await sync();
+    // Back to version 3's index: a row per kind in partitions `{tenant}_{kind}_{digit}`, and no kinds property.
+    let merged = 0;
+    for await (const row of tables.userLookup.listEntities<{ value: string; kinds: string }>()) {
+      await tables.userLookup.deleteEntity(row.partitionKey!, row.rowKey!);
+      const kinds = row.kinds.split(" ");
+      if (kinds.length > 1) merged++;
+      for (const kind of kinds) await tables.userLookup.upsertEntity({ partitionKey: `${settings.tenantId}_${kind}_${row.rowKey!.charAt(0)}`, rowKey: row.rowKey!, value: row.value }, "Replace");
+    }
+    assert.ok(merged > 10, `${merged} rows held one value for several kinds`);
     await tables.syncState.upsertEntity({ partitionKey: settings.tenantId, rowKey: "marker-schema", value: "3" }, "Replace");
+    const older = new DirectoryReader({ tenantId: settings.tenantId, connectionString: env.azurite.connectionString, tablePrefix: settings.tablePrefix });
+    await assert.rejects(older.findUsersByEmail("x@contoso.com"), (error: unknown) => error instanceof StoreSchemaError && error.storeVersion === 3 && /schema version 3; this reader reads schema version 4\. Upgrade the sync/.test(error.message));
+
+    const failing = env.compose(settings, { changeSink: changeFeed });
+    const apply = failing.store.apply.bind(failing.store);
+    failing.store.apply = async (table, operations) => {
+      if (table !== "userLookup") return apply(table, operations);
+      await apply(table, operations.slice(0, Math.floor(operations.length / 2)));
+      throw new Error("Table Storage unavailable (test)");
+    };
+    assert.equal((await failing.engine.run()).summary.status, "failed");
+    const marker = await tables.syncState.getEntity<{ value: string }>(settings.tenantId, "marker-schema");
+    assert.equal(marker.value, "3", "the version is recorded only once the index is whole");
+
+    await sync();
+    const rows: string[] = [];
+    for await (const row of tables.userLookup.listEntities<{ value: string; kinds: string }>()) rows.push(`${row.partitionKey!.slice(settings.tenantId.length)} ${row.rowKey} ${row.kinds} ${row.value}`);
+    const expected = activeUsers().flatMap((user) => {
+      const byValue = new Map<string, string[]>();
+      for (const [kind, value] of [["mail", user.mail], ["upn", user.userPrincipalName], ["employeeId", user.employeeId]] as const) if (value) byValue.set(value.toLowerCase(), [...(byValue.get(value.toLowerCase()) ?? []), kind]);
+      return [...byValue].map(([value, kinds]) => `_${lookupDigest(value).charAt(0)} ${lookupDigest(value)}_${user.id} ${kinds.join(" ")} ${value}`);
+    });
+    assert.deepEqual(rows.sort(), expected.sort(), "exactly one row per distinct value per user, no per-kind row left");
+    assert.equal((await tables.syncState.getEntity<{ value: string }>(settings.tenantId, "marker-schema")).value, "4");
+    await assertReaderMatchesModel({ lookupsOnly: true });
   });
 
   test("a store of schema version 2 (entraMemberOf, no groups on the rows) is refused by the reader, then rebuilt by the next run and read again", async () => {
