@@ -56,7 +56,7 @@ function parseOptions() {
       "memberships-per-user": { type: "string", default: "10" },
       out: { type: "string" },
       "skip-floor": { type: "boolean", default: false },
-      "write-concurrency": { type: "string", default: "8" },
+      "write-concurrency": { type: "string", default: "16" },
       "write-buffer": { type: "string" },
       // Well past where Azurite stops getting faster on two cores.
       "floor-concurrency": { type: "string", default: "32" },
@@ -152,7 +152,7 @@ async function rawRead(settings: Settings, credential: ClientSecretCredential): 
 async function main(): Promise<number> {
   const options = parseOptions();
   if (options.help) {
-    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--memberships-per-user 10] [--write-concurrency 8] [--write-buffer OPERATIONS] [--floor-concurrency 32] [--out FILE] [--skip-floor]\n");
+    process.stdout.write("Usage: npm run bench -- [--users 100000] [--groups 5000] [--seed 1] [--latency MS] [--throttle] [--throttle-quota RU] [--churn 0.01] [--memberships-per-user 10] [--write-concurrency 16] [--write-buffer OPERATIONS] [--floor-concurrency 32] [--out FILE] [--skip-floor]\n");
     return 0;
   }
   const relaunched = relaunchTrustingStandIn();

@@ -114,7 +114,7 @@ param graphMaxRetries int = 6
 @description('Parallel table writes during a sync.')
 @minValue(1)
 @maxValue(64)
-param syncWriteConcurrency int = 8
+param syncWriteConcurrency int = 16
 
 @description('Seconds a sync run\'s lease lasts without renewal; a crashed run is taken over after it.')
 @minValue(1)

@@ -140,7 +140,8 @@ export const settingsSchema = z
       .refine(isNcrontab, "must be an NCRONTAB expression with six fields {second} {minute} {hour} {day} {month} {day-of-week}, such as 0 0 2 * * * (daily at 02:00 UTC)")
       .default("0 0 2 * * *"),
     GRAPH_MAX_RETRIES: positiveInt(6, 20).default(6),
-    SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(8),
+    // 16: a first sync reads its streams one after the other, so this keeps the transactions in flight that two streams of 8 had.
+    SYNC_WRITE_CONCURRENCY: positiveInt(8, 64).default(16),
     DirectoryStorage__queueServiceUri: httpsUrl("https://mystorage.queue.core.windows.net").optional(),
     SYNC_LEASE_TTL_SECONDS: positiveInt(60, 86400).default(60),
     SYNC_RUN_BUDGET_SECONDS: positiveInt(480, 1200).default(480),
