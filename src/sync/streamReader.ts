@@ -69,6 +69,8 @@ export async function readStream(run: RunContext, opened: OpenedStream): Promise
     progress.fullRead = options.checkpoint.fullReadGeneration !== undefined;
     return;
   }
+  // The rate counts from the first page read, not from the opening, which may be a whole stream earlier.
+  position.startedAt = Date.now();
   // A full read buffers its writes across pages; its checkpoint moves only when the buffer has been flushed.
   const buffer = new WriteBuffer();
   for (;;) {

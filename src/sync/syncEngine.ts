@@ -192,9 +192,9 @@ export class SyncEngine {
   }
 
   /**
-   * Every stream is opened first (a full read's start is saved before any page), then read at once; a first sync reads its users after the rest,
-   * so each user's first write carries its groups. When one stops (failure or deadline) the others stop after their current page, and all are
-   * awaited, so nothing writes after the run returns.
+   * Every stream is opened first (a full read's start is saved before any page), then read; a first sync and an incremental run read users after
+   * the rest, so a new user's first write carries its groups. When one stops (failure or deadline) the others stop after their current page, and
+   * all are awaited, so nothing writes after the run returns.
    */
   private async readStreams(run: RunContext, input: { request: SyncRequest; checkpoints: Map<StreamName, StreamCheckpoint>; applier: PageApplier; storeEmptyAtStart: boolean }): Promise<void> {
     const stop = { requested: false };
@@ -210,8 +210,8 @@ export class SyncEngine {
       );
     const users = opened.find((stream) => stream.options.stream === "users")!;
     const groups = opened.find((stream) => stream.options.stream === "groups")!;
-    // A full read of groups into a store that held data reports membership changes from the closure's comparison, which lists written early would hide.
     const firstLoad = users.fromFirstPageOfEmptyStore && groups.fromFirstPageOfEmptyStore;
+    // Not after a full read of groups into a store with data: its closure reports membership changes by comparing lists, which early ones would hide.
     const usersLast = firstLoad || !groups.fullRead;
     const outcomes = await read(usersLast ? opened.filter((stream) => stream !== users) : opened);
     if (usersLast && !outcomes.some((outcome) => outcome.status === "rejected")) outcomes.push(...(await this.readUsersWithTheirGroups(run, { firstLoad, readUsers: () => read([users]) })));
